@@ -1,0 +1,46 @@
+"""The one error type every layer raises; server.py maps it to a JSON-RPC error.
+
+`kind` is part of the protocol (design.md §3): clients branch on it to offer "Sign in again",
+"Open settings.json" and so on, so every raise site must pick the kind that tells the user what
+to do, and the message must say it in words.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+ErrorKind = Literal["auth", "quota", "config", "upstream", "timeout", "cancelled", "invalidParams"]
+
+
+class QwenError(Exception):
+    """A failure with a user-facing message. Messages must never contain a secret."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.provider = provider
+
+    def data(self) -> dict[str, Any]:
+        """The JSON-RPC `error.data` object of design.md §3."""
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.status is not None:
+            out["status"] = self.status
+        if self.retry_after is not None:
+            out["retryAfter"] = self.retry_after
+        if self.provider is not None:
+            out["provider"] = self.provider
+        return out
+
+    def __repr__(self) -> str:
+        return f"QwenError(kind={self.kind!r}, message={self.message!r}, status={self.status!r})"

@@ -1,0 +1,92 @@
+"""Plain value types shared by the resolver (which produces them) and the providers (which
+consume them). Kept free of pydantic and I/O so importing them costs nothing on start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+Protocol = Literal["openai", "anthropic", "gemini", "vertex-ai"]
+AuthType = Literal["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+
+AUTH_TYPES: tuple[AuthType, ...] = ("qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """`generationConfig` of a model entry, as the adapters need it."""
+
+    timeout_ms: int | None = None  # None = adapter default (120 s); <= 0 = no timeout
+    max_retries: int | None = None  # None = adapter default
+    sampling_params: Mapping[str, Any] = _EMPTY
+    custom_headers: Mapping[str, str] = _EMPTY
+    extra_body: Mapping[str, Any] = _EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTarget:
+    """Everything an adapter needs to call one model. Never logged whole: `api_key` is secret.
+
+    `protocol` is the wire format; `auth_type` is how the user signed in (`qwen-oauth` rides the
+    `openai` protocol). `key_source` names where the key came from ("OPENAI_API_KEY",
+    "Qwen OAuth token") so error messages can tell the user which key was rejected.
+    """
+
+    protocol: Protocol
+    model_id: str
+    base_url: str
+    api_key: str | None = field(repr=False, default=None)
+    auth_type: AuthType = "openai"
+    key_source: str | None = None
+    generation: Generation = field(default_factory=Generation)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    messages: tuple[Message, ...]
+    system: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    def to_json(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        if self.input_tokens is not None:
+            out["inputTokens"] = self.input_tokens
+        if self.output_tokens is not None:
+            out["outputTokens"] = self.output_tokens
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of answer text, yielded as soon as its upstream event is complete."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The last item of every successful stream."""
+
+    reason: str  # normalised: "stop" | "length" | "stop_sequence" | "content_filter" | other raw
+    usage: Usage | None = None
+
+
+StreamEvent = Delta | Finish

@@ -1,3 +1,3 @@
-"""qwen-lsp: one language server for signing in to model providers, picking a model and completing."""
+"""qwen-lsp: one language server to sign in to model providers, pick a model and complete."""
 
 __version__ = "0.1.0"

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 Protocol = Literal["openai", "anthropic", "gemini", "vertex-ai"]
 AuthType = Literal["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
 
 AUTH_TYPES: tuple[AuthType, ...] = ("qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai")
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +19,9 @@ class Generation:
 
     timeout_ms: int | None = None  # None = adapter default (120 s); <= 0 = no timeout
     max_retries: int | None = None  # None = adapter default
-    sampling_params: Mapping[str, Any] = _EMPTY
-    custom_headers: Mapping[str, str] = _EMPTY
-    extra_body: Mapping[str, Any] = _EMPTY
+    sampling_params: Mapping[str, Any] = field(default_factory=dict)
+    custom_headers: Mapping[str, str] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1189 @@
+"""The shared resolver: (overrides, process environment, files on disk) -> Resolution.
+
+Pure apart from reading files: no network, no writes. Every value carries its source. The
+rules are design.md §2; docs/configuration.md explains them to users.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import redact
+from ..errors import QwenError
+from ..target import AUTH_TYPES, AuthType, Generation, ModelTarget, Protocol
+from . import envrules
+from .dotenv import EnvFile, find_env_file, read_user_env_file
+from .provenance import Diagnostic, Sourced
+from .settings import (
+    AuthSection,
+    FolderTrustSection,
+    GenerationConfigModel,
+    ModelConfigModel,
+    SettingsFile,
+    deep_merge,
+    get_path,
+    interpolate,
+    load_file,
+    owner_of,
+    system_defaults_path,
+    system_settings_path,
+    validate_section,
+)
+
+PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth, openai, anthropic, gemini, vertex
+API_PROTOCOLS: tuple[Protocol, ...] = ("openai", "anthropic", "gemini", "vertex-ai")
+
+KEY_VARS: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "vertex-ai": "GOOGLE_API_KEY",
+}
+BASE_VARS: dict[str, str] = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GOOGLE_GEMINI_BASE_URL",
+    "vertex-ai": "GOOGLE_VERTEX_BASE_URL",
+}
+MODEL_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_MODEL", "QWEN_MODEL"),
+    "anthropic": ("ANTHROPIC_MODEL",),
+    "gemini": ("GEMINI_MODEL",),
+    "vertex-ai": ("GOOGLE_MODEL",),
+}
+DEFAULT_BASE: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "vertex-ai": "https://aiplatform.googleapis.com",
+}
+CODING_PLAN_BASE = "https://coding.dashscope.aliyuncs.com/v1"
+CODING_PLAN_HOSTS = frozenset(
+    {"coding.dashscope.aliyuncs.com", "coding-intl.dashscope.aliyuncs.com"}
+)
+CODING_PLAN_KEY_VAR = "BAILIAN_CODING_PLAN_API_KEY"
+CODING_PLAN_DEFAULT_MODEL = "qwen3-coder-plus"
+DEFAULT_OPENAI_MODEL = "qwen3.7-max"
+QWEN_OAUTH_MODEL = "coder-model"
+DEFAULT_OAUTH_BASE = "https://chat.qwen.ai"
+DEFAULT_QWEN_OAUTH_API_BASE = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+
+_SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+
+
+# ---- inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Launch flags, editor options and `qwen/auth` params: the highest-precedence layer."""
+
+    auth_type: Sourced[str] | None = None
+    model: Sourced[str] | None = None
+    env: Mapping[str, Sourced[str]] = field(default_factory=dict)
+    workspace_trusted: bool | None = None
+
+    def over(self, base: Overrides) -> Overrides:
+        """`self` on top of `base`."""
+        return Overrides(
+            auth_type=self.auth_type or base.auth_type,
+            model=self.model or base.model,
+            env={**base.env, **self.env},
+            workspace_trusted=(
+                self.workspace_trusted
+                if self.workspace_trusted is not None
+                else base.workspace_trusted
+            ),
+        )
+
+    @classmethod
+    def from_options(cls, opts: Mapping[str, Any], origin: str) -> Overrides:
+        """`origin` is "flag" (CLI spelling) or an editor's name for its options object."""
+
+        def label(camel: str, flag: str) -> str:
+            return f"flag --{flag}" if origin == "flag" else f"{origin}.{camel}"
+
+        def text(camel: str) -> str | None:
+            v = opts.get(camel)
+            return v.strip() if isinstance(v, str) and v.strip() else None
+
+        env: dict[str, Sourced[str]] = {}
+        if k := text("openaiApiKey"):
+            env["OPENAI_API_KEY"] = Sourced(k, label("openaiApiKey", "openai-api-key"), "override")
+        if u := text("openaiBaseUrl"):
+            env["OPENAI_BASE_URL"] = Sourced(
+                u, label("openaiBaseUrl", "openai-base-url"), "override"
+            )
+        a = text("authType")
+        m = text("model")
+        trusted = opts.get("workspaceTrusted")
+        return cls(
+            auth_type=Sourced(a, label("authType", "auth-type"), "override") if a else None,
+            model=Sourced(m, label("model", "model"), "override") if m else None,
+            env=env,
+            workspace_trusted=trusted if isinstance(trusted, bool) else None,
+        )
+
+    @classmethod
+    def api_key_sign_in(
+        cls, method: str, api_key: str | None, base_url: str | None, model: str | None
+    ) -> Overrides:
+        """What `qwen/auth {method, apiKey, baseUrl, model}` means for resolution."""
+        src = f"qwen/auth ({method})"
+        env: dict[str, Sourced[str]] = {}
+        if api_key and method in KEY_VARS:
+            env[KEY_VARS[method]] = Sourced(api_key.strip(), src, "override")
+        if base_url and method in BASE_VARS:
+            env[BASE_VARS[method]] = Sourced(base_url.strip(), src, "override")
+        return cls(
+            auth_type=Sourced(method, src, "override"),
+            model=Sourced(model.strip(), src, "override") if model and model.strip() else None,
+            env=env,
+        )
+
+
+# ---- outputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str
+    protocol: AuthType
+    base_url: Sourced[str] | None
+    has_credentials: bool
+    key: Sourced[str] | None = field(repr=False, default=None)  # never shown unmasked
+    env_key: str | None = None
+    generation: Generation = field(default_factory=Generation)
+    source: str = "default"
+    runtime: bool = False  # not from modelProviders: flags, env vars or defaults
+    description: str | None = None
+
+    def to_json(self, current: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "name": self.name, "protocol": self.protocol}
+        if self.base_url is not None:
+            out["baseUrl"] = self.base_url.value
+        out["hasCredentials"] = self.has_credentials
+        out["current"] = current
+        return out
+
+
+@dataclass(frozen=True)
+class Resolution:
+    home: Path
+    qwen_home: Sourced[str]
+    workspace: str | None
+    trusted: Sourced[bool]
+    settings_files: tuple[SettingsFile, ...]
+    env_file: EnvFile | None
+    env: Mapping[str, Sourced[str]] = field(repr=False)
+    auth_type: Sourced[AuthType] | None
+    model: ModelInfo | None
+    model_source: str | None
+    models: tuple[ModelInfo, ...]
+    oauth_base_url: Sourced[str]
+    oauth_signed_in: bool
+    diagnostics: tuple[Diagnostic, ...]
+    notice: str | None  # a warning the status bar should show (e.g. a model fallback)
+    watched: tuple[Path, ...] = field(repr=False)
+
+    # -- lookups --
+
+    @property
+    def credentials_path(self) -> Path:
+        return Path(self.qwen_home.value) / "oauth_creds.json"
+
+    @property
+    def user_settings_path(self) -> Path:
+        return Path(self.qwen_home.value) / "settings.json"
+
+    def find_model(self, model_id: str, protocol: str | None = None) -> ModelInfo | None:
+        """A model id identifies its protocol; with several matches prefer `protocol`, then the
+        current auth type, then protocol order."""
+        matches = [m for m in self.models if m.id == model_id]
+        if protocol is not None:
+            matches = [m for m in matches if m.protocol == protocol]
+        if not matches:
+            return None
+        if self.auth_type is not None:
+            for m in matches:
+                if m.protocol == self.auth_type.value:
+                    return m
+        return matches[0]
+
+    def target(
+        self,
+        info: ModelInfo,
+        oauth_token: str | None = None,
+        oauth_resource_url: str | None = None,
+    ) -> ModelTarget:
+        """The adapter input for `info`. Raises QwenError(auth|config) when it cannot work."""
+        if info.protocol == "qwen-oauth":
+            if not oauth_token:
+                raise QwenError(
+                    "auth",
+                    "Not signed in with Qwen OAuth. Run “Qwen: Sign in” (qwen/auth "
+                    '{"method": "qwen-oauth"}).',
+                    provider="qwen-oauth",
+                )
+            return ModelTarget(
+                protocol="openai",
+                model_id=info.id,
+                base_url=qwen_oauth_api_base(oauth_resource_url),
+                api_key=oauth_token,
+                auth_type="qwen-oauth",
+                key_source="your Qwen OAuth sign-in",
+                generation=info.generation,
+            )
+        if info.base_url is None:  # pragma: no cover - every API model has one
+            raise QwenError("config", f"Model '{info.id}' has no base URL.")
+        base = info.base_url.value
+        if info.key is None:
+            raise QwenError("auth", missing_key_message(info), provider=info.protocol)
+        check_credential_url(base, info.base_url.source)
+        return ModelTarget(
+            protocol=info.protocol,  # type: ignore[arg-type]
+            model_id=info.id,
+            base_url=base,
+            api_key=info.key.value,
+            auth_type=info.protocol,
+            key_source=_key_name(info.key),
+            generation=info.generation,
+        )
+
+    def auth_problem(self) -> str | None:
+        """Why the current selection cannot be used right now (None when it can)."""
+        if self.auth_type is None:
+            return (
+                "No sign-in method is configured. Sign in (Qwen OAuth or an API key), or set "
+                "security.auth.selectedType in ~/.qwen/settings.json."
+            )
+        if self.model is None:
+            vars_ = " or ".join(MODEL_VARS.get(self.auth_type.value, ()))
+            return (
+                f"No model is configured for {self.auth_type.value}. Select a model, set "
+                f"{vars_}, or add modelProviders.{self.auth_type.value} to settings.json."
+            )
+        if self.model.protocol == "qwen-oauth":
+            return None if self.oauth_signed_in else "Not signed in with Qwen OAuth."
+        if not self.model.has_credentials:
+            return missing_key_message(self.model)
+        return None
+
+    # -- presentation --
+
+    def to_json(self) -> dict[str, Any]:
+        """`qwen/config` and `qwen-lsp doctor --json`: values with sources, secrets masked."""
+
+        def sv(s: Sourced[Any] | None, secret: bool = False) -> dict[str, Any] | None:
+            if s is None:
+                return None
+            return {"value": redact.mask(s.value) if secret else s.value, "source": s.source}
+
+        relevant = _relevant_env_names(self)
+        environment = {
+            name: sv(self.env[name], secret=_is_secret_name(name))
+            for name in sorted(relevant)
+            if name in self.env
+        }
+        current = self.model
+        return {
+            "qwenHome": sv(self.qwen_home),
+            "workspace": self.workspace,
+            "workspaceTrusted": sv(self.trusted),
+            "settingsFiles": [
+                {"scope": f.scope, "path": str(f.path), "status": f.status}
+                | ({"note": f.note} if f.note else {})
+                for f in self.settings_files
+            ],
+            "envFile": (
+                {"path": str(self.env_file.path), "level": self.env_file.level}
+                if self.env_file
+                else None
+            ),
+            "authType": sv(self.auth_type),
+            "model": (
+                {
+                    **current.to_json(True),
+                    "source": self.model_source,
+                    "keySource": current.key.source if current.key else None,
+                    "key": redact.mask(current.key.value) if current.key else None,
+                }
+                if current
+                else None
+            ),
+            "models": [
+                m.to_json(current is not None and m is current)
+                | {"source": m.source}
+                | ({"envKey": m.env_key} if m.env_key else {})
+                for m in self.models
+            ],
+            "environment": environment,
+            "oauth": {
+                "baseUrl": sv(self.oauth_base_url),
+                "signedIn": self.oauth_signed_in,
+                "credentialsFile": str(self.credentials_path),
+            },
+            "problem": self.auth_problem(),
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+        }
+
+
+# ---- helpers used by the server and adapters ----------------------------------------------
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_credential_url(url: str, source: str | None = None) -> None:
+    """Refuse to send a credential over plain http to anything but loopback."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return
+    if scheme == "http" and is_loopback_host(parts.hostname):
+        return
+    where = f" (from {source})" if source else ""
+    if scheme == "http":
+        raise QwenError(
+            "config",
+            f"Refusing to send credentials over plain http to {url}{where}. Use https://, or a "
+            "loopback address (127.0.0.1, ::1) for a local server.",
+        )
+    raise QwenError("config", f"Invalid base URL {url!r}{where}: it must start with https://.")
+
+
+def qwen_oauth_api_base(resource_url: str | None) -> str:
+    """`https://<resource_url>/v1`, as the CLI builds it."""
+    url = (resource_url or "").strip()
+    if not url:
+        return DEFAULT_QWEN_OAUTH_API_BASE
+    if not url.lower().startswith(("http://", "https://")):
+        url = "https://" + url
+    url = url.rstrip("/")
+    if not url.endswith("/v1"):
+        url += "/v1"
+    return url
+
+
+def missing_key_message(info: ModelInfo) -> str:
+    if info.env_key:
+        return (
+            f"Missing credentials for model '{info.id}': set the environment variable "
+            f"{info.env_key} (named by envKey in {info.source}), in your shell, a .env file or "
+            "`env` in settings.json."
+        )
+    if not info.runtime:
+        return (
+            f"Model '{info.id}' ({info.source}) has no envKey, so it has no credentials. Add "
+            '"envKey": "<VARIABLE>" to the entry and set that variable.'
+        )
+    var = KEY_VARS.get(info.protocol, "an API key")
+    return (
+        f"Missing API key for {info.protocol} model '{info.id}': sign in with an API key, or "
+        f"set {var} in your shell, a .env file or `env` in settings.json."
+    )
+
+
+def _key_name(key: Sourced[str]) -> str:
+    return key.source.removeprefix("env ")
+
+
+def _is_secret_name(name: str) -> bool:
+    up = name.upper()
+    return any(h in up for h in _SECRET_HINTS)
+
+
+def _relevant_env_names(r: Resolution) -> set[str]:
+    names: set[str] = {"QWEN_OAUTH", "QWEN_OAUTH_BASE_URL", "QWEN_MODEL", CODING_PLAN_KEY_VAR}
+    for d in (KEY_VARS, BASE_VARS):
+        names.update(d.values())
+    for vs in MODEL_VARS.values():
+        names.update(vs)
+    names.update(m.env_key for m in r.models if m.env_key)
+    for name, s in r.env.items():
+        if s.kind in ("dotenv", "settings", "override"):
+            names.add(name)
+    return names
+
+
+# ---- the resolver --------------------------------------------------------------------------
+
+
+def resolve(
+    workspace: str | os.PathLike[str] | None,
+    overrides: Overrides | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> Resolution:
+    return _Build(workspace, overrides or Overrides(), environ, home).run()
+
+
+class _Build:
+    """One resolution. A class only to share the many intermediate values between steps."""
+
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str] | None,
+        overrides: Overrides,
+        environ: Mapping[str, str] | None,
+        home: Path | None,
+    ) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.home = Path(home) if home is not None else _home(self.environ)
+        self.workspace = Path(workspace) if workspace else None
+        self.ov = overrides
+        self.diags: list[Diagnostic] = []
+        self.watched: list[Path] = []
+
+    # Steps in order; each leaves its results on self.
+    def run(self) -> Resolution:
+        self._qwen_home()
+        self._settings()
+        self._env()
+        self._oauth()
+        self._registry()
+        self._auth_type()
+        self._current_model()
+        self._register_secrets()
+        return Resolution(
+            home=self.home,
+            qwen_home=self.qwen_home,
+            workspace=str(self.workspace) if self.workspace else None,
+            trusted=self.trusted,
+            settings_files=tuple(self.files),
+            env_file=self.env_file,
+            env=self.env,
+            auth_type=self.auth_type,
+            model=self.model,
+            model_source=self.model_source,
+            models=tuple(self.models),
+            oauth_base_url=self.oauth_base,
+            oauth_signed_in=self.oauth_signed_in,
+            diagnostics=tuple(self.diags),
+            notice=self.notice,
+            watched=tuple(dict.fromkeys(self.watched)),
+        )
+
+    # -- qwen home ------------------------------------------------------------------------
+
+    def _qwen_home(self) -> None:
+        raw = self.environ.get("QWEN_HOME", "").strip()
+        source = "env QWEN_HOME"
+        if not raw:
+            # The CLI's bootstrap: QWEN_HOME may come from the home-level .env files.
+            for p in (self.home / ".qwen" / ".env", self.home / ".env"):
+                self.watched.append(p)
+                v = read_user_env_file(p).get("QWEN_HOME", "").strip()
+                if v:
+                    raw, source = v, str(p)
+                    break
+        if raw:
+            path = Path(os.path.expanduser(raw)) if raw.startswith("~") else Path(raw)
+            if raw.startswith("~"):
+                path = self.home / raw[2:] if raw.startswith("~/") or raw == "~" else path
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            self.qwen_home = Sourced(str(path), source, "env")
+        else:
+            self.qwen_home = Sourced(str(self.home / ".qwen"), "default (~/.qwen)", "default")
+        self.qdir = Path(self.qwen_home.value)
+
+    # -- settings -------------------------------------------------------------------------
+
+    def _settings(self) -> None:
+        env = self.environ
+        paths: list[tuple[Any, Path]] = [
+            ("system-defaults", system_defaults_path(env)),
+            ("user", self.qdir / "settings.json"),
+        ]
+        ws_path = self.workspace / ".qwen" / "settings.json" if self.workspace else None
+        if ws_path is not None:
+            paths.append(("workspace", ws_path))
+        paths.append(("system", system_settings_path(env)))
+
+        loaded: dict[str, SettingsFile] = {}
+        for scope, p in paths:
+            self.watched.append(p)
+            if scope == "workspace":
+                continue  # trust is decided from the other scopes first
+            loaded[scope] = load_file(scope, p, self.diags)
+
+        self.trusted = self._trust(loaded)
+        if ws_path is not None:
+            if self._workspace_is_home():
+                loaded["workspace"] = SettingsFile(
+                    "workspace", ws_path, "ignored", {}, "the workspace is the home directory"
+                )
+            elif not self.trusted.value:
+                note = f"workspace is not trusted ({self.trusted.source})"
+                loaded["workspace"] = SettingsFile("workspace", ws_path, "ignored", {}, note)
+            else:
+                loaded["workspace"] = load_file("workspace", ws_path, self.diags)
+        self.files = [loaded[s] for s, _ in paths]
+        merged: dict[str, Any] = {}
+        for f in self.files:
+            merged = deep_merge(merged, f.data)
+        self.raw_merged = merged
+
+    def _workspace_is_home(self) -> bool:
+        if self.workspace is None:
+            return False
+        try:
+            return self.workspace.resolve() == self.home.resolve()
+        except OSError:
+            return False
+
+    def _trust(self, loaded: Mapping[str, SettingsFile]) -> Sourced[bool]:
+        if self.ov.workspace_trusted is not None:
+            v = self.ov.workspace_trusted
+            return Sourced(v, f"editor (workspaceTrusted={str(v).lower()})", "override")
+        if self.workspace is None:
+            return Sourced(True, "no workspace folder", "default")
+        merged: dict[str, Any] = {}
+        for scope in ("system-defaults", "user", "system"):
+            merged = deep_merge(merged, loaded[scope].data)
+        ft = validate_section(
+            FolderTrustSection,
+            get_path(merged, "security.folderTrust"),
+            "security.folderTrust",
+            None,
+            self.diags,
+        )
+        if not (ft and ft.enabled):
+            return Sourced(True, "folder trust is off (security.folderTrust.enabled)", "default")
+        rules_path = Path(
+            self.environ.get("QWEN_CODE_TRUSTED_FOLDERS_PATH", "").strip()
+            or self.qdir / "trustedFolders.json"
+        )
+        self.watched.append(rules_path)
+        verdict = _trusted_by_rules(self.workspace, rules_path, self.diags)
+        if verdict is None:
+            return Sourced(False, f"folder trust is on and {rules_path} has no rule", "settings")
+        return Sourced(verdict, f"{rules_path}", "settings")
+
+    # -- environment ----------------------------------------------------------------------
+
+    def _env(self) -> None:
+        self.env_file = find_env_file(
+            self.workspace, self.home, self.qdir, self.trusted.value, self.diags, self.watched
+        )
+        file_values = self.env_file.values if self.env_file else {}
+        home_env = {}
+        for p in (self.qdir / ".env", self.home / ".env"):
+            for k, v in read_user_env_file(p).items():
+                home_env.setdefault(k, v)
+        self.home_env = home_env
+
+        def lookup(name: str) -> str | None:
+            if name in envrules.NEVER_INTERPOLATED:
+                return None
+            v = self.environ.get(name)
+            if v:
+                return v
+            return file_values.get(name) or home_env.get(name)
+
+        self.lookup = lookup
+        self.scoped = {
+            f.scope: interpolate(dict(f.data), lookup) for f in self.files if f.status == "loaded"
+        }
+        self.merged = interpolate(self.raw_merged, lookup)
+
+        env: dict[str, Sourced[str]] = {}
+        for f in self.files:  # lowest scope first; a higher scope wins per key
+            if f.status != "loaded":
+                continue
+            section = self.scoped[f.scope].get("env")
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                self.diags.append(
+                    Diagnostic("warning", "`env` must be an object; ignored", str(f.path))
+                )
+                continue
+            refused = []
+            for k, v in section.items():
+                if not isinstance(v, str):
+                    self.diags.append(
+                        Diagnostic("warning", f"`env.{k}` is not a string; ignored", str(f.path))
+                    )
+                    continue
+                if envrules.is_loader_var(k) or k.upper() == "QWEN_HOME":
+                    refused.append(k)
+                    continue
+                if f.scope == "workspace" and envrules.is_trust_var(k):
+                    refused.append(k)
+                    continue
+                if v.strip():
+                    env[k] = Sourced(v, f"{f.path} (env.{k})", "settings")
+            if refused:
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`env` cannot set {', '.join(sorted(refused))} from this file; ignored",
+                        str(f.path),
+                    )
+                )
+        if self.env_file:
+            for k, v in self.env_file.values.items():
+                if v.strip():
+                    env[k] = Sourced(v, str(self.env_file.path), "dotenv")
+        for k, v in self.environ.items():
+            if v.strip():
+                env[k] = Sourced(v, f"env {k}", "env")
+        for k, s in self.ov.env.items():
+            if s.value.strip():
+                env[k] = s
+        self.env = env
+
+    def get(self, name: str) -> Sourced[str] | None:
+        s = self.env.get(name)
+        if s is None:
+            return None
+        v = s.value.strip()
+        return Sourced(v, s.source, s.kind) if v else None
+
+    # -- Qwen OAuth -----------------------------------------------------------------------
+
+    def _oauth(self) -> None:
+        base: Sourced[str] | None = None
+        v = self.environ.get("QWEN_OAUTH_BASE_URL", "").strip()
+        if v:
+            base = Sourced(v, "env QWEN_OAUTH_BASE_URL", "env")
+        else:
+            for p in (self.qdir / ".env", self.home / ".env"):
+                fv = read_user_env_file(p).get("QWEN_OAUTH_BASE_URL", "").strip()
+                if fv:
+                    base = Sourced(fv, str(p), "dotenv")
+                    break
+        if base is None:
+            for scope in ("system", "user"):
+                sv = get_path(self.scoped.get(scope, {}), "env.QWEN_OAUTH_BASE_URL")
+                if isinstance(sv, str) and sv.strip():
+                    f = next(x for x in self.files if x.scope == scope)
+                    base = Sourced(sv.strip(), f"{f.path} (env.QWEN_OAUTH_BASE_URL)", "settings")
+                    break
+        if base is not None:
+            parts = urlsplit(base.value)
+            ok = parts.scheme == "https" or (
+                parts.scheme == "http" and is_loopback_host(parts.hostname)
+            )
+            if not ok or not parts.hostname:
+                self.diags.append(
+                    Diagnostic(
+                        "error",
+                        f"QWEN_OAUTH_BASE_URL {base.value!r} ({base.source}) must be an https:// "
+                        "URL (or http:// on loopback); using the default instead",
+                    )
+                )
+                base = None
+        self.oauth_base = base or Sourced(DEFAULT_OAUTH_BASE, "default", "default")
+        cred = self.qdir / "oauth_creds.json"
+        self.watched.append(cred)
+        self.oauth_signed_in = _oauth_file_usable(cred)
+
+    # -- model registry (modelProviders) ---------------------------------------------------
+
+    def _registry(self) -> None:
+        entries: list[ModelInfo] = []
+        seen: set[tuple[str, str, str | None]] = set()
+        providers = self.merged.get("modelProviders")
+        owner = owner_of(self.files, "modelProviders")
+        file = str(owner.path) if owner else None
+        protocol_map = self.merged.get("providerProtocol")
+        protocol_map = protocol_map if isinstance(protocol_map, dict) else {}
+        top_gen = validate_section(
+            GenerationConfigModel,
+            get_path(self.merged, "model.generationConfig"),
+            "model.generationConfig",
+            _file_of(self.files, "model.generationConfig"),
+            self.diags,
+        )
+        self.top_generation = _generation(top_gen, self.environ)
+        if providers is not None and not isinstance(providers, dict):
+            self.diags.append(
+                Diagnostic("error", "`modelProviders` must be an object; ignored", file)
+            )
+            providers = {}
+        for pid, models in (providers or {}).items():
+            pfile = _file_of(self.files, f"modelProviders.{pid}") or file
+            protocol = pid if pid in API_PROTOCOLS else protocol_map.get(pid)
+            if pid == "qwen-oauth":
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        "modelProviders.qwen-oauth is ignored: Qwen OAuth serves only "
+                        f"'{QWEN_OAUTH_MODEL}'",
+                        pfile,
+                    )
+                )
+                continue
+            if protocol not in API_PROTOCOLS:
+                hint = (
+                    f" (providerProtocol maps it to unsupported {protocol!r})"
+                    if protocol
+                    else f'; add providerProtocol["{pid}"] (e.g. "openai") to use it'
+                )
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f'modelProviders "{pid}" is not a supported protocol (openai, anthropic, '
+                        f"gemini, vertex-ai){hint}; its models are ignored",
+                        pfile,
+                    )
+                )
+                continue
+            if not isinstance(models, list):
+                self.diags.append(
+                    Diagnostic(
+                        "error",
+                        f"`modelProviders.{pid}` must be an array of models, found "
+                        f"{type(models).__name__}; ignored",
+                        pfile,
+                    )
+                )
+                continue
+            for i, raw in enumerate(models):
+                where = f"modelProviders.{pid}[{i}]"
+                info = self._entry(protocol, raw, where, pfile)
+                if info is None:
+                    continue
+                key = (info.protocol, info.id, info.base_url.value if info.base_url else None)
+                if key in seen:
+                    self.diags.append(
+                        Diagnostic(
+                            "warning",
+                            f"`{where}` repeats model '{info.id}' with the same baseUrl; the "
+                            "first entry wins",
+                            pfile,
+                        )
+                    )
+                    continue
+                seen.add(key)
+                entries.append(info)
+        self.registry = entries
+
+    def _entry(self, protocol: str, raw: Any, where: str, file: str | None) -> ModelInfo | None:
+        if not isinstance(raw, dict):
+            self.diags.append(Diagnostic("warning", f"`{where}` must be an object; skipped", file))
+            return None
+        if "id" not in raw:
+            self.diags.append(
+                Diagnostic("warning", f"`{where}` has no `id` (required); skipped", file)
+            )
+            return None
+        m = validate_section(ModelConfigModel, raw, where, file, self.diags)
+        if m is None:
+            return None
+        label = f"{file or 'settings'}: {where}"
+        if m.wireApi not in (None, "chat-completions"):
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    f"`{where}.wireApi` {m.wireApi!r} is not supported (only chat-completions); "
+                    f"model '{m.id}' skipped",
+                    file,
+                )
+            )
+            return None
+        if m.baseUrl is not None:
+            base: Sourced[str] | None = Sourced(
+                m.baseUrl.rstrip("/"), label + ".baseUrl", "settings"
+            )
+            scheme = urlsplit(m.baseUrl).scheme.lower()
+            if scheme not in ("http", "https"):
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`{where}.baseUrl` {m.baseUrl!r} is not an http(s) URL; model '{m.id}' "
+                        "skipped",
+                        file,
+                    )
+                )
+                return None
+        else:
+            base = self._runtime_base(protocol, None)
+        key: Sourced[str] | None = None
+        if m.envKey is None:
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    f"`{where}` (model '{m.id}') has no `envKey`, so it has no credentials; add "
+                    '"envKey": "<VARIABLE>" naming the variable that holds its API key',
+                    file,
+                )
+            )
+        else:
+            key = self.get(m.envKey)
+        if key is not None and base is not None:
+            try:
+                check_credential_url(base.value, base.source)
+            except QwenError as e:
+                self.diags.append(Diagnostic("error", e.message, file))
+        return ModelInfo(
+            id=m.id,
+            name=m.name or m.id,
+            protocol=protocol,  # type: ignore[arg-type]
+            base_url=base,
+            has_credentials=key is not None,
+            key=key,
+            env_key=m.envKey,
+            generation=_generation(m.generationConfig, self.environ, atomic=True),
+            source=label,
+            description=m.description,
+        )
+
+    # -- runtime (non-registry) values per protocol ----------------------------------------
+
+    def _legacy_auth(self) -> AuthSection | None:
+        if not hasattr(self, "_auth_section"):
+            self._auth_section = validate_section(
+                AuthSection,
+                get_path(self.merged, "security.auth"),
+                "security.auth",
+                _file_of(self.files, "security.auth"),
+                self.diags,
+            )
+        return self._auth_section
+
+    def _runtime_key(self, protocol: str, base: Sourced[str] | None) -> Sourced[str] | None:
+        key = self.get(KEY_VARS[protocol])
+        if (
+            key is None
+            and protocol == "openai"
+            and base is not None
+            and _is_coding_plan(base.value)
+        ):
+            key = self.get(CODING_PLAN_KEY_VAR)
+        if key is None:
+            legacy = self._legacy_auth()
+            if legacy and legacy.apiKey and legacy.apiKey.strip():
+                f = _file_of(self.files, "security.auth.apiKey")
+                key = Sourced(legacy.apiKey.strip(), f"{f} (security.auth.apiKey)", "settings")
+        return key
+
+    def _runtime_base(self, protocol: str, key: Sourced[str] | None) -> Sourced[str]:
+        b = self.get(BASE_VARS[protocol])
+        if b is not None:
+            return Sourced(b.value.rstrip("/"), b.source, b.kind)
+        legacy = self._legacy_auth()
+        if legacy and legacy.baseUrl and legacy.baseUrl.strip():
+            f = _file_of(self.files, "security.auth.baseUrl")
+            return Sourced(
+                legacy.baseUrl.strip().rstrip("/"), f"{f} (security.auth.baseUrl)", "settings"
+            )
+        if protocol == "openai":
+            k = key or self.get(KEY_VARS["openai"])
+            if k is not None and k.value.startswith("sk-sp-"):
+                return Sourced(CODING_PLAN_BASE, "default for Coding Plan keys (sk-sp-)", "default")
+        return Sourced(DEFAULT_BASE[protocol], "default", "default")
+
+    def _runtime_model(self, protocol: str, model_id: str, source: str) -> ModelInfo:
+        if protocol == "qwen-oauth":
+            return ModelInfo(
+                id=QWEN_OAUTH_MODEL,
+                name="Qwen Coder (Qwen OAuth)",
+                protocol="qwen-oauth",
+                base_url=None,
+                has_credentials=self.oauth_signed_in,
+                generation=self.top_generation,
+                source=source,
+                runtime=True,
+            )
+        key0 = self.get(KEY_VARS[protocol])
+        base = self._runtime_base(protocol, key0)
+        key = self._runtime_key(protocol, base)
+        if key is not None:
+            try:
+                check_credential_url(base.value, base.source)
+            except QwenError as e:
+                self.diags.append(Diagnostic("error", e.message))
+        return ModelInfo(
+            id=model_id,
+            name=model_id,
+            protocol=protocol,  # type: ignore[arg-type]
+            base_url=base,
+            has_credentials=key is not None,
+            key=key,
+            generation=self.top_generation,
+            source=source,
+            runtime=True,
+        )
+
+    # -- auth type ------------------------------------------------------------------------
+
+    def _auth_type(self) -> None:
+        chosen: Sourced[str] | None = self.ov.auth_type
+        if chosen is not None and chosen.value not in AUTH_TYPES:
+            self.diags.append(
+                Diagnostic(
+                    "error",
+                    f"unknown auth type {chosen.value!r} ({chosen.source}); expected one of "
+                    f"{', '.join(AUTH_TYPES)}",
+                )
+            )
+            chosen = None
+        if chosen is None:
+            st = get_path(self.merged, "security.auth.selectedType")
+            f = _file_of(self.files, "security.auth.selectedType")
+            if isinstance(st, str) and st.strip():
+                if st.strip() in AUTH_TYPES:
+                    chosen = Sourced(st.strip(), f"{f} (security.auth.selectedType)", "settings")
+                else:
+                    self.diags.append(
+                        Diagnostic(
+                            "warning",
+                            f"`security.auth.selectedType` {st!r} is not supported (expected one "
+                            f"of {', '.join(AUTH_TYPES)}); ignored",
+                            f,
+                        )
+                    )
+            elif st is not None and not isinstance(st, str):
+                self.diags.append(
+                    Diagnostic("warning", "`security.auth.selectedType` must be a string", f)
+                )
+        if chosen is None:
+            chosen = self._infer_auth_type()
+        self.auth_type: Sourced[AuthType] | None = chosen  # type: ignore[assignment]
+
+    def _infer_auth_type(self) -> Sourced[str] | None:
+        """From environment variables, as the CLI infers it. Flags and editor options alone
+        never select an auth type (they only supply values)."""
+
+        def has(name: str) -> Sourced[str] | None:
+            s = self.get(name)
+            return s if s is not None and s.kind != "override" else None
+
+        def inferred(t: str, *names: str) -> Sourced[str]:
+            return Sourced(t, "inferred from " + " + ".join(names), "env")
+
+        if has("QWEN_OAUTH"):
+            return inferred("qwen-oauth", "QWEN_OAUTH")
+        model_var = "OPENAI_MODEL" if has("OPENAI_MODEL") else "QWEN_MODEL"
+        base = has("OPENAI_BASE_URL")
+        if has(model_var) and base:
+            if has("OPENAI_API_KEY"):
+                return inferred("openai", "OPENAI_API_KEY", model_var, "OPENAI_BASE_URL")
+            if has(CODING_PLAN_KEY_VAR) and _is_coding_plan(base.value):
+                return inferred("openai", CODING_PLAN_KEY_VAR, model_var, "OPENAI_BASE_URL")
+        if has("GEMINI_API_KEY") and has("GEMINI_MODEL"):
+            return inferred("gemini", "GEMINI_API_KEY", "GEMINI_MODEL")
+        if has("GOOGLE_API_KEY") and has("GOOGLE_MODEL"):
+            return inferred("vertex-ai", "GOOGLE_API_KEY", "GOOGLE_MODEL")
+        if has("GOOGLE_CLOUD_PROJECT") and has("GOOGLE_MODEL"):
+            return inferred("vertex-ai", "GOOGLE_CLOUD_PROJECT", "GOOGLE_MODEL")
+        if has("ANTHROPIC_API_KEY") and has("ANTHROPIC_MODEL") and has("ANTHROPIC_BASE_URL"):
+            return inferred(
+                "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL", "ANTHROPIC_BASE_URL"
+            )
+        return None
+
+    # -- current model and the full list --------------------------------------------------
+
+    def _current_model(self) -> None:
+        self.notice: str | None = None
+        at = self.auth_type.value if self.auth_type else None
+        requested, source = self._requested_model(at)
+        current: ModelInfo | None = None
+        if at == "qwen-oauth":
+            if requested is not None and requested != QWEN_OAUTH_MODEL:
+                self.notice = (
+                    f"Qwen OAuth serves only '{QWEN_OAUTH_MODEL}'; '{requested}' ({source}) "
+                    f"falls back to '{QWEN_OAUTH_MODEL}'."
+                )
+                self.diags.append(Diagnostic("warning", self.notice))
+            current = self._runtime_model("qwen-oauth", QWEN_OAUTH_MODEL, source or "default")
+            source = source if requested == QWEN_OAUTH_MODEL else "default (Qwen OAuth)"
+        elif at is not None and requested is not None:
+            current = self._lookup_entry(at, requested, source)
+            if current is None:
+                current = self._runtime_model(at, requested, source or "default")
+
+        models: list[ModelInfo] = []
+        if current is not None and current.protocol == "qwen-oauth":
+            models.append(current)
+        elif self.oauth_signed_in:
+            models.append(self._runtime_model("qwen-oauth", QWEN_OAUTH_MODEL, "Qwen OAuth sign-in"))
+        for p in API_PROTOCOLS:
+            runtime: list[ModelInfo] = []
+            if current is not None and current.runtime and current.protocol == p:
+                runtime.append(current)
+            for var in MODEL_VARS[p]:
+                s = self.get(var)
+                if s is None or any(m.id == s.value for m in runtime):
+                    continue
+                if any(e.id == s.value and e.protocol == p for e in self.registry):
+                    continue
+                runtime.append(self._runtime_model(p, s.value, s.source))
+                break
+            models.extend(runtime)
+            models.extend(e for e in self.registry if e.protocol == p)
+        self.models = models
+        self.model = current
+        self.model_source = source if current is not None else None
+
+    def _requested_model(self, at: str | None) -> tuple[str | None, str | None]:
+        """model param is the caller's; here: --model > model.name > env var > defaults."""
+        if self.ov.model is not None:
+            return self.ov.model.value, self.ov.model.source
+        name = get_path(self.merged, "model.name")
+        if isinstance(name, str) and name.strip():
+            f = _file_of(self.files, "model.name")
+            return name.strip(), f"{f} (model.name)"
+        if at is None:
+            return None, None
+        if at == "qwen-oauth":
+            return QWEN_OAUTH_MODEL, "default (Qwen OAuth)"
+        for var in MODEL_VARS[at]:
+            s = self.get(var)
+            if s is not None:
+                return s.value, s.source
+        first = next((e for e in self.registry if e.protocol == at), None)
+        if first is not None:
+            return first.id, f"first model in modelProviders.{at}"
+        if at == "openai":
+            base = self._runtime_base("openai", None)
+            if _is_coding_plan(base.value):
+                return CODING_PLAN_DEFAULT_MODEL, "default for Coding Plan"
+            return DEFAULT_OPENAI_MODEL, "default"
+        return None, None
+
+    def _lookup_entry(self, protocol: str, model_id: str, source: str | None) -> ModelInfo | None:
+        candidates = [e for e in self.registry if e.protocol == protocol and e.id == model_id]
+        if not candidates:
+            return None
+        persisted_base = get_path(self.merged, "model.baseUrl")
+        if (
+            isinstance(persisted_base, str)
+            and persisted_base.strip()
+            and source
+            and "model.name" in source
+        ):
+            want = persisted_base.strip().rstrip("/")
+            for e in candidates:
+                if e.base_url is not None and e.base_url.value == want:
+                    return e
+        return candidates[0]
+
+    def _register_secrets(self) -> None:
+        for name, s in self.env.items():
+            if _is_secret_name(name):
+                redact.register(s.value)
+        legacy = self._legacy_auth()
+        if legacy and legacy.apiKey:
+            redact.register(legacy.apiKey)
+
+
+# ---- small pure helpers --------------------------------------------------------------------
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    h = environ.get("HOME", "").strip()
+    return Path(h) if h else Path.home()
+
+
+def _file_of(files: list[SettingsFile], dotted: str) -> str | None:
+    f = owner_of(files, dotted)
+    return str(f.path) if f else None
+
+
+def _is_coding_plan(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in CODING_PLAN_HOSTS
+
+
+def _generation(
+    g: GenerationConfigModel | None, environ: Mapping[str, str], atomic: bool = False
+) -> Generation:
+    timeout = g.timeout if g is not None else None
+    if timeout is None:
+        env_t = environ.get("QWEN_CODE_API_TIMEOUT_MS", "").strip()
+        if env_t.isdigit():
+            timeout = int(env_t)
+    if g is None:
+        return Generation(timeout_ms=timeout)
+    return Generation(
+        timeout_ms=timeout,
+        max_retries=g.maxRetries,
+        sampling_params=dict(g.samplingParams or {}),
+        custom_headers=dict(g.customHeaders or {}),
+        extra_body=dict(g.extra_body or {}),
+    )
+
+
+def _trusted_by_rules(workspace: Path, rules_path: Path, diags: list[Diagnostic]) -> bool | None:
+    from . import jsonc
+    from .files import read_config_text
+
+    text = read_config_text(rules_path, "trusted folders", diags)
+    if text is None:
+        return None
+    try:
+        rules = jsonc.loads(text)
+    except jsonc.JsoncError as e:
+        diags.append(
+            Diagnostic("error", f"trusted folders file is not valid JSON ({e})", str(rules_path))
+        )
+        return None
+    if not isinstance(rules, dict):
+        return None
+    try:
+        ws = workspace.resolve()
+    except OSError:
+        return None
+    trusted_roots: list[Path] = []
+    untrusted: list[Path] = []
+    for raw_path, level in rules.items():
+        p = Path(os.path.expanduser(str(raw_path)))
+        if level == "TRUST_FOLDER":
+            trusted_roots.append(p)
+        elif level == "TRUST_PARENT":
+            trusted_roots.append(p.parent)
+        elif level == "DO_NOT_TRUST":
+            untrusted.append(p)
+    for root in trusted_roots:
+        try:
+            if ws == root.resolve() or root.resolve() in ws.parents:
+                return True
+        except OSError:
+            continue
+    for p in untrusted:
+        try:
+            if ws == p.resolve():
+                return False
+        except OSError:
+            continue
+    return None
+
+
+def _oauth_file_usable(path: Path) -> bool:
+    """Signed in = the credentials file passes the CLI's validity check (expired but
+    refreshable still counts). The auth module does the real work; this is the cheap view."""
+    try:
+        if path.stat().st_size > 1024 * 1024:
+            return False
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    strings_ok = all(
+        isinstance(data.get(k), str) and data.get(k)
+        for k in ("access_token", "refresh_token", "token_type")
+    )
+    expiry = data.get("expiry_date")
+    return strings_ok and isinstance(expiry, int | float) and not isinstance(expiry, bool)

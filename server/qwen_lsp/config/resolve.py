@@ -1042,7 +1042,7 @@ class _Build:
         if self.ov.model is not None:
             return self.ov.model.value, self.ov.model.source
         name = get_path(self.merged, "model.name")
-        if isinstance(name, str) and name.strip():
+        if isinstance(name, str) and name.strip() and not self._belongs_elsewhere(name, at):
             f = _file_of(self.files, "model.name")
             return name.strip(), f"{f} (model.name)"
         if at is None:
@@ -1062,6 +1062,12 @@ class _Build:
                 return CODING_PLAN_DEFAULT_MODEL, "default for Coding Plan"
             return DEFAULT_OPENAI_MODEL, "default"
         return None, None
+
+    def _belongs_elsewhere(self, model_id: str, at: str | None) -> bool:
+        """The persisted model is one of another protocol's entries (the user switched the auth
+        type since): it must not be sent to this protocol's endpoint."""
+        ids = [e.protocol for e in self.registry if e.id == model_id.strip()]
+        return at is not None and bool(ids) and at not in ids
 
     def _lookup_entry(self, protocol: str, model_id: str, source: str | None) -> ModelInfo | None:
         candidates = [e for e in self.registry if e.protocol == protocol and e.id == model_id]

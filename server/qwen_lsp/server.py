@@ -1,0 +1,358 @@
+"""The pygls server: translates LSP messages into QwenService calls and back. No rules here.
+
+Protocol contract: docs/protocol.md (design.md §3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
+
+from . import __version__, redact
+from .config import Overrides
+from .errors import QwenError
+from .params import AuthParams, CompleteParams, SelectModelParams, parse
+from .service import AUTH_METHODS, DocumentContext, QwenService
+
+log = logging.getLogger("qwen_lsp")
+
+METHODS = (
+    "qwen/auth",
+    "qwen/signOut",
+    "qwen/listModels",
+    "qwen/selectModel",
+    "qwen/complete",
+    "qwen/config",
+)
+COMMANDS = ("qwen.signIn", "qwen.signOut", "qwen.selectModel")
+
+# JSON-RPC codes: InvalidParams for bad input, RequestCancelled for cancellations, and the
+# LSP's RequestFailed for everything that was well-formed but could not be done.
+_INVALID_PARAMS = -32602
+_REQUEST_FAILED = -32803
+_REQUEST_CANCELLED = -32800
+_NOT_INITIALIZED = -32002
+
+
+class QwenRpcError(JsonRpcException):
+    """A QwenError on its way to the client: expected, so logged without a traceback."""
+
+
+def to_rpc(e: QwenError) -> QwenRpcError:
+    code = {"invalidParams": _INVALID_PARAMS, "cancelled": _REQUEST_CANCELLED}.get(
+        e.kind, _REQUEST_FAILED
+    )
+    return QwenRpcError(message=redact.scrub(e.message), code=code, data=e.data())
+
+
+def _raw_params_converter() -> Any:
+    """pygls turns the params of unknown (custom) methods into namedtuples, losing keys that
+    are not identifiers; keep them as the JSON objects they are and validate them ourselves."""
+    from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage
+
+    conv = default_converter()
+    conv.register_structure_hook(JsonRPCRequestMessage, lambda obj, cls: cls(**obj))
+    conv.register_structure_hook(JsonRPCNotification, lambda obj, cls: cls(**obj))
+    return conv
+
+
+class QwenProtocol(LanguageServerProtocol):
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        result = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {
+            "qwen": {
+                "version": __version__,
+                "methods": list(METHODS),
+                "notifications": ["qwen/status"],
+                "commands": list(COMMANDS),
+                "authMethods": list(AUTH_METHODS),
+            }
+        }
+        return result
+
+
+class QwenLanguageServer(LanguageServer):
+    def __init__(self, service: QwenService) -> None:
+        super().__init__(
+            "qwen-lsp",
+            __version__,
+            protocol_cls=QwenProtocol,
+            converter_factory=_raw_params_converter,
+        )
+        self.service = service
+        self.initialized = False
+        self.inline_tasks: dict[str, asyncio.Task[Any]] = {}
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def rpc(fn: F) -> F:
+    """Every request gets exactly one answer: a result, or a JSON-RPC error with a message
+    the user can act on. Unexpected exceptions are logged (scrubbed) and reported briefly."""
+
+    @functools.wraps(fn)
+    async def wrapper(ls: QwenLanguageServer, params: Any) -> Any:
+        if not ls.initialized and not ls.protocol.client_capabilities:
+            raise JsonRpcException(
+                message="The server is not initialized: send `initialize` first.",
+                code=_NOT_INITIALIZED,
+            )
+        try:
+            return await fn(ls, params)
+        except QwenError as e:
+            raise to_rpc(e) from None
+        except (asyncio.CancelledError, JsonRpcException):
+            raise
+        except Exception as e:
+            log.exception("internal error in %s", fn.__name__)
+            raise JsonRpcException(
+                message=f"Internal error in qwen-lsp ({type(e).__name__}); see the server log.",
+                code=-32603,
+                data={"kind": "upstream"},
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _path_of(uri: str | None) -> str | None:
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme != "file":
+        return None
+    return unquote(parts.path)
+
+
+def _check_position(lines: Any, line: int, character: int, units_of: Callable[[str], int]) -> None:
+    n = len(lines)
+    if line < n:
+        units = units_of(lines[line].rstrip("\r\n"))
+        if character > units:
+            raise QwenError(
+                "invalidParams",
+                f"Invalid params: `position.character` {character} is past the end of line "
+                f"{line} ({units} characters)",
+            )
+        return
+    # One past the last line is the empty line after a final newline (or an empty document).
+    at_end = line == n and character == 0 and (n == 0 or lines[-1].endswith(("\n", "\r")))
+    if not at_end:
+        raise QwenError(
+            "invalidParams",
+            f"Invalid params: `position.line` {line} is outside the document ({n} lines)",
+        )
+
+
+def _document_context(ls: QwenLanguageServer, uri: str, line: int, character: int) -> Any:
+    doc = ls.workspace.text_documents.get(uri)
+    if doc is None:
+        raise QwenError(
+            "invalidParams",
+            f"Invalid params: `textDocument.uri` {uri} is not open (send didOpen first)",
+        )
+    _check_position(doc.lines, line, character, doc.position_codec.client_num_units)
+    from .context import split_at
+
+    offset = doc.offset_at_position(types.Position(line=line, character=character))
+    prefix, suffix = split_at(doc.source, offset)
+    return DocumentContext(prefix, suffix, _path_of(uri) or uri)
+
+
+def build_server(service: QwenService) -> QwenLanguageServer:
+    server = QwenLanguageServer(service)
+
+    def send_status(st: dict[str, Any]) -> None:
+        if server.initialized:
+            server.protocol.notify("qwen/status", st)
+
+    service.add_listener(send_status)
+
+    @server.feature(types.INITIALIZE)
+    def on_initialize(ls: QwenLanguageServer, params: types.InitializeParams) -> None:
+        folder: str | None = None
+        if params.workspace_folders:
+            folder = _path_of(params.workspace_folders[0].uri)
+        if folder is None:
+            folder = _path_of(params.root_uri) or params.root_path
+        opts = params.initialization_options
+        ls.service.configure(workspace=folder or "", options=opts if isinstance(opts, dict) else {})
+
+    @server.feature(types.INITIALIZED)
+    def on_initialized(ls: QwenLanguageServer, params: types.InitializedParams) -> None:
+        ls.initialized = True
+        ls.service.publish(force=True)
+        ls.service.start_watching()
+
+    @server.feature(types.SHUTDOWN)
+    async def on_shutdown(ls: QwenLanguageServer, params: Any) -> None:
+        await ls.service.aclose()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def on_config(ls: QwenLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict):
+            opts = settings.get("qwen", settings)
+            if isinstance(opts, dict):
+                ls.service.configure(options=opts)
+
+    @server.feature("qwen/auth")
+    @rpc
+    async def on_auth(ls: QwenLanguageServer, params: Any) -> Any:
+        return await ls.service.auth(parse(AuthParams, params))
+
+    @server.feature("qwen/signOut")
+    @rpc
+    async def on_sign_out(ls: QwenLanguageServer, params: Any) -> Any:
+        return await ls.service.sign_out()
+
+    @server.feature("qwen/listModels")
+    @rpc
+    async def on_list_models(ls: QwenLanguageServer, params: Any) -> Any:
+        return ls.service.list_models()
+
+    @server.feature("qwen/selectModel")
+    @rpc
+    async def on_select_model(ls: QwenLanguageServer, params: Any) -> Any:
+        return ls.service.select_model(parse(SelectModelParams, params))
+
+    @server.feature("qwen/config")
+    @rpc
+    async def on_config_request(ls: QwenLanguageServer, params: Any) -> Any:
+        return ls.service.config()
+
+    @server.feature("qwen/complete")
+    @rpc
+    async def on_complete(ls: QwenLanguageServer, params: Any) -> Any:
+        p: CompleteParams = parse(CompleteParams, params)
+        doc = None
+        if p.textDocument is not None or p.position is not None:
+            if p.textDocument is None or p.position is None:
+                missing = "textDocument" if p.textDocument is None else "position"
+                raise QwenError(
+                    "invalidParams",
+                    f"Invalid params: `{missing}` is required with "
+                    f"`{'position' if missing == 'textDocument' else 'textDocument'}`",
+                )
+            doc = _document_context(ls, p.textDocument.uri, p.position.line, p.position.character)
+        token = p.partialResultToken
+        on_delta = None
+        if token is not None:
+
+            def on_delta(text: str) -> None:
+                ls.progress(types.ProgressParams(token=token, value={"delta": text}))
+
+        return await ls.service.complete(p, doc, on_delta)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    @rpc
+    async def on_inline(ls: QwenLanguageServer, params: types.InlineCompletionParams) -> Any:
+        uri = params.text_document.uri
+        me = asyncio.current_task()
+        older = ls.inline_tasks.get(uri)
+        if older is not None and older is not me and not older.done():
+            older.cancel()  # a newer keystroke supersedes the older request
+        if me is not None:
+            ls.inline_tasks[uri] = me
+        try:
+            pos = params.position
+            doc = _document_context(ls, uri, pos.line, pos.character)
+            r = ls.service.resolution()
+            if r.model is None or r.auth_problem() is not None:
+                return types.InlineCompletionList(items=[])  # the status bar says why
+            from .service import build_request
+
+            request = build_request(CompleteParams(), doc)
+            result = await ls.service.run(r, r.model, request, None)
+            from .context import clean_insertion
+
+            text = clean_insertion(result["text"])
+            if not text:
+                return types.InlineCompletionList(items=[])
+            return types.InlineCompletionList(
+                items=[
+                    types.InlineCompletionItem(
+                        insert_text=text, range=types.Range(start=pos, end=pos)
+                    )
+                ]
+            )
+        finally:
+            if ls.inline_tasks.get(uri) is me:
+                del ls.inline_tasks[uri]
+
+    @server.command("qwen.signIn")
+    @rpc
+    async def cmd_sign_in(ls: QwenLanguageServer, args: Any) -> Any:
+        arg = args[0] if isinstance(args, list) and args else {}
+        if isinstance(arg, str):
+            arg = {"method": arg}
+        return await ls.service.auth(parse(AuthParams, arg))
+
+    @server.command("qwen.signOut")
+    @rpc
+    async def cmd_sign_out(ls: QwenLanguageServer, args: Any) -> Any:
+        return await ls.service.sign_out()
+
+    @server.command("qwen.selectModel")
+    @rpc
+    async def cmd_select(ls: QwenLanguageServer, args: Any) -> Any:
+        arg = args[0] if isinstance(args, list) and args else {}
+        if isinstance(arg, str):
+            arg = {"id": arg}
+        return ls.service.select_model(parse(SelectModelParams, arg))
+
+    return server
+
+
+class _DropExpected(logging.Filter):
+    """pygls logs every handler exception with a traceback; ours are expected answers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, QwenRpcError | asyncio.CancelledError)
+
+
+def setup_logging(level: str = "INFO", log_file: str | None = None) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        h.addFilter(_DropExpected())
+        root.addHandler(h)
+    redact.install_log_filter(*handlers)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("qwen_lsp").setLevel(level)
+    # pygls logs whole messages (params included) at INFO/DEBUG: never let those through.
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def serve(
+    launch: Overrides,
+    tcp: tuple[str, int] | None = None,
+    log_file: str | None = None,
+    log_level: str = "INFO",
+) -> int:
+    setup_logging(log_level, log_file)
+    service = QwenService(launch)
+    server = build_server(service)
+    if tcp is not None:
+        server.start_tcp(*tcp)
+    else:
+        server.start_io()
+    return 0

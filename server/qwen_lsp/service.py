@@ -1,0 +1,462 @@
+"""The domain behind the LSP methods: sign-in state, model selection, completions.
+
+server.py translates LSP messages into calls on `QwenService` and back; every rule lives here,
+in the resolver (config/), in auth/ or in providers/. The service is asyncio-only and never
+blocks the loop on the network; file I/O is small and local.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import redact
+from .config import ModelInfo, Overrides, Resolution, Resolver, Sourced
+from .errors import QwenError
+from .params import AuthParams, CompleteParams, SelectModelParams
+from .target import CompletionRequest, Delta, Finish, Message
+
+if TYPE_CHECKING:
+    from .auth.qwen_oauth import QwenOAuth
+
+log = logging.getLogger(__name__)
+
+StatusListener = Callable[[dict[str, Any]], None]
+DeltaSink = Callable[[str], None]
+
+API_KEY_METHODS = ("openai", "anthropic", "gemini", "vertex-ai")
+AUTH_METHODS = ("qwen-oauth", *API_KEY_METHODS)
+WATCH_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class DocumentContext:
+    """The open document around the cursor, cut by server.py from its in-memory copy."""
+
+    prefix: str
+    suffix: str
+    path: str | None
+
+
+class QwenService:
+    def __init__(self, launch: Overrides | None = None, environ: Mapping[str, str] | None = None):
+        self._environ = dict(os.environ if environ is None else environ)
+        self._launch = launch or Overrides()
+        self._editor = Overrides()
+        self._session = Overrides()  # qwen/auth and qwen/selectModel choices (in memory)
+        self.resolver = Resolver(None, self._launch, self._environ)
+        self._oauth: QwenOAuth | None = None
+        self._oauth_key: tuple[str, str] | None = None
+        self._signing_in = False
+        self._sign_in_task: asyncio.Task[None] | None = None
+        self._error: str | None = None  # last sign-in failure, until the next change
+        self._listeners: list[StatusListener] = []
+        self._last_status: dict[str, Any] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    # ---- configuration ---------------------------------------------------------------------
+
+    def configure(
+        self, workspace: str | None = None, options: Mapping[str, Any] | None = None
+    ) -> None:
+        """initialize / didChangeConfiguration: editor options sit just above launch flags."""
+        if options is not None:
+            self._editor = Overrides.from_options(options, "initializationOptions")
+            for key in ("openaiApiKey",):
+                if isinstance(options.get(key), str):
+                    redact.register(options[key])
+        self.resolver.configure(workspace=workspace, overrides=self._overrides())
+        self.publish()
+
+    def _overrides(self) -> Overrides:
+        return self._session.over(self._editor.over(self._launch))
+
+    def _set_session(self, session: Overrides) -> None:
+        self._session = session
+        self.resolver.configure(overrides=self._overrides())
+
+    def resolution(self) -> Resolution:
+        return self.resolver.get()
+
+    # ---- status ----------------------------------------------------------------------------
+
+    def add_listener(self, fn: StatusListener) -> None:
+        self._listeners.append(fn)
+
+    def status(self) -> dict[str, Any]:
+        r = self.resolution()
+        model = r.model
+        out: dict[str, Any] = {
+            "state": "ready",
+            "authType": r.auth_type.value if r.auth_type else None,
+            "model": (
+                {"id": model.id, "name": model.name, "protocol": model.protocol} if model else None
+            ),
+        }
+        problem = r.auth_problem()
+        if self._signing_in:
+            out["state"] = "signingIn"
+            out["message"] = "Waiting for you to approve the sign-in in the browser."
+        elif self._error:
+            out["state"] = "error"
+            out["message"] = self._error
+        elif problem:
+            out["state"] = "needsAuth"
+            out["message"] = problem
+        elif r.notice:
+            out["message"] = r.notice
+        return out
+
+    def publish(self, force: bool = False) -> None:
+        """Tell listeners about the status if it changed since the last time."""
+        try:
+            st = self.status()
+        except Exception:  # status must never take the server down
+            log.exception("computing status failed")
+            return
+        if not force and st == self._last_status:
+            return
+        self._last_status = st
+        for fn in list(self._listeners):
+            try:
+                fn(st)
+            except Exception:
+                log.exception("status listener failed")
+
+    def start_watching(self) -> None:
+        """Poll the resolver's input files (cheap stats) so edits to settings.json, .env or
+        oauth_creds.json by the user, the CLI or another editor show up in the status."""
+        if self._watch_task is None:
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            before = self.resolver.peek()
+            after = self.resolution()
+            if after is not before:
+                self._error = None if self._error and not self._signing_in else self._error
+                self.publish()
+
+    # ---- auth ------------------------------------------------------------------------------
+
+    def _get_oauth(self, r: Resolution) -> QwenOAuth:
+        from .auth.qwen_oauth import QwenOAuth
+
+        key = (r.qwen_home.value, r.oauth_base_url.value)
+        if self._oauth is None or self._oauth_key != key:
+            if self._oauth is not None:
+                old = self._oauth
+                asyncio.get_running_loop().create_task(old.aclose())
+            self._oauth = QwenOAuth(Path(r.qwen_home.value), r.oauth_base_url.value)
+            self._oauth_key = key
+        return self._oauth
+
+    async def auth(self, p: AuthParams) -> dict[str, Any]:
+        r = self.resolution()
+        method = p.method
+        if method is None:
+            current = r.auth_type.value if r.auth_type else None
+            if p.apiKey:
+                method = current if current in API_KEY_METHODS else "openai"
+            else:
+                method = current or "qwen-oauth"
+        if p.apiKey:
+            redact.register(p.apiKey)
+        self._cancel_sign_in()
+        self._error = None
+        if method == "qwen-oauth":
+            if p.apiKey:
+                raise QwenError(
+                    "invalidParams",
+                    "Invalid params: `apiKey` cannot be used with method qwen-oauth",
+                )
+            return await self._auth_oauth()
+        return await self._auth_api_key(method, p)
+
+    async def _auth_oauth(self) -> dict[str, Any]:
+        chosen = Overrides(auth_type=Sourced("qwen-oauth", "qwen/auth (qwen-oauth)", "override"))
+        self._set_session(Overrides(model=self._session.model).over(chosen))
+        r = self.resolution()
+        oauth = self._get_oauth(r)
+        try:
+            creds = await oauth.valid_credentials()
+        except QwenError as e:
+            if e.kind != "auth":
+                raise
+            creds = None  # the refresh was rejected; the file is gone: sign in again
+        if creds is not None:
+            self.publish()
+            return {"status": "signedIn", "method": "qwen-oauth"}
+        dev = await oauth.start_sign_in()
+        self._signing_in = True
+        self._sign_in_task = asyncio.get_running_loop().create_task(self._await_sign_in(oauth))
+        from .auth.browser import browser_suppressed
+
+        why = browser_suppressed(self._environ)
+        url = dev.verification_uri_complete or dev.verification_uri
+        if why:
+            message = (
+                f"No browser can be opened here ({why}). On any device, open {url} and "
+                f"enter the code {dev.user_code}."
+            )
+        else:
+            message = f"Open {url} in your browser and approve the code {dev.user_code}."
+        self.publish()
+        return {
+            "status": "pending",
+            "method": "qwen-oauth",
+            "verificationUri": dev.verification_uri,
+            "verificationUriComplete": dev.verification_uri_complete,
+            "userCode": dev.user_code,
+            "expiresIn": dev.expires_in,
+            "message": message,
+        }
+
+    async def _await_sign_in(self, oauth: QwenOAuth) -> None:
+        try:
+            await oauth.wait_for_sign_in()
+            self._error = None
+        except QwenError as e:
+            if e.kind != "cancelled":
+                self._error = e.message
+        except asyncio.CancelledError:
+            return
+        except Exception as e:  # never let a background task die silently
+            log.exception("sign-in failed")
+            self._error = f"Sign-in failed: {redact.scrub(str(e))}"
+        finally:
+            self._signing_in = False
+        self.resolver.invalidate()
+        self.publish()
+
+    def _cancel_sign_in(self) -> None:
+        if self._oauth is not None:
+            self._oauth.cancel_sign_in()
+        if self._sign_in_task is not None and not self._sign_in_task.done():
+            self._sign_in_task.cancel()
+        self._signing_in = False
+
+    async def _auth_api_key(self, method: str, p: AuthParams) -> dict[str, Any]:
+        signed = Overrides.api_key_sign_in(method, p.apiKey, p.baseUrl, p.model)
+        # Keys given earlier for other protocols stay in memory; the method and model change.
+        candidate = Overrides(
+            auth_type=signed.auth_type,
+            model=signed.model,
+            env={**self._session.env, **signed.env},
+        )
+        # Resolve as if the sign-in had succeeded, then prove the key with one cheap request.
+        trial = self.resolver.resolve_with(candidate.over(self._editor.over(self._launch)))
+        info = trial.model
+        if info is None:
+            msg = trial.auth_problem() or f"No model is configured for {method}."
+            return {"status": "failed", "method": method, "message": msg}
+        if info.protocol != method:  # pragma: no cover - auth_type is the method
+            return {"status": "failed", "method": method, "message": "internal mismatch"}
+        if not info.has_credentials:
+            return {"status": "failed", "method": method, "message": trial.auth_problem()}
+        target = trial.target(info)
+        message: str | None = None
+        from . import providers
+
+        try:
+            await providers.check_credentials(target)
+        except QwenError as e:
+            if e.kind in ("auth", "config"):
+                return {"status": "failed", "method": method, "message": e.message}
+            message = f"Signed in, but the key could not be verified right now: {e.message}"
+        if p.persist and p.apiKey:
+            from .config.persist import set_env_var
+            from .config.resolve import KEY_VARS
+
+            set_env_var(Path(trial.qwen_home.value) / ".env", KEY_VARS[method], p.apiKey)
+        self._set_session(candidate)
+        self.publish()
+        out: dict[str, Any] = {"status": "signedIn", "method": method}
+        if message:
+            out["message"] = message
+        return out
+
+    async def sign_out(self) -> dict[str, Any]:
+        self._cancel_sign_in()
+        r = self.resolution()
+        oauth = self._get_oauth(r)
+        await oauth.sign_out()
+        self._set_session(Overrides())
+        self._error = None
+        self.resolver.invalidate()
+        self.publish()
+        return {"status": self.status()["state"]}
+
+    # ---- models ----------------------------------------------------------------------------
+
+    def list_models(self) -> dict[str, Any]:
+        r = self.resolution()
+        return {
+            "authType": r.auth_type.value if r.auth_type else None,
+            "current": r.model.id if r.model else None,
+            "models": [m.to_json(m is r.model) for m in r.models],
+        }
+
+    def select_model(self, p: SelectModelParams) -> dict[str, Any]:
+        r = self.resolution()
+        info = r.find_model(p.id, p.protocol)
+        if info is None:
+            known = ", ".join(sorted({m.id for m in r.models})) or "none are configured"
+            where = f" for protocol {p.protocol}" if p.protocol else ""
+            raise QwenError(
+                "invalidParams",
+                f"Unknown model '{p.id}'{where}. Known models: {known}.",
+            )
+        switch = r.auth_type is None or r.auth_type.value != info.protocol
+        if p.persist:
+            from .config.persist import persist_selection
+
+            persist_selection(r.user_settings_path, info.id, info.protocol if switch else None)
+        src = "qwen/selectModel"
+        session = Overrides(
+            auth_type=Sourced(info.protocol, src, "override") if switch else None,
+            model=Sourced(info.id, src, "override"),
+        ).over(self._session)
+        self._set_session(session)
+        self._error = None
+        self.publish()
+        return self.list_models()
+
+    def config(self) -> dict[str, Any]:
+        data = self.resolution().to_json()
+        data["status"] = self.status()
+        return data
+
+    # ---- completions -----------------------------------------------------------------------
+
+    async def complete(
+        self,
+        p: CompleteParams,
+        doc: DocumentContext | None,
+        on_delta: DeltaSink | None,
+    ) -> dict[str, Any]:
+        if not p.prompt and not p.messages and doc is None:
+            raise QwenError(
+                "invalidParams",
+                "Invalid params: give `prompt`, `messages`, or `textDocument` with `position`",
+            )
+        r = self.resolution()
+        info = self._model_for(r, p.model)
+        request = build_request(p, doc)
+        return await self.run(r, info, request, on_delta)
+
+    def _model_for(self, r: Resolution, model_id: str | None) -> ModelInfo:
+        if model_id is not None:
+            info = r.find_model(model_id)
+            if info is None:
+                known = ", ".join(sorted({m.id for m in r.models})) or "none are configured"
+                raise QwenError(
+                    "invalidParams", f"Unknown model '{model_id}'. Known models: {known}."
+                )
+            return info
+        if r.model is None:
+            raise QwenError("auth", r.auth_problem() or "No model is selected.")
+        return r.model
+
+    async def run(
+        self,
+        r: Resolution,
+        info: ModelInfo,
+        request: CompletionRequest,
+        on_delta: DeltaSink | None,
+    ) -> dict[str, Any]:
+        from . import providers
+
+        token: str | None = None
+        resource: str | None = None
+        oauth: QwenOAuth | None = None
+        if info.protocol == "qwen-oauth":
+            oauth = self._get_oauth(r)
+            creds = await oauth.valid_credentials()
+            if creds is None:
+                raise QwenError(
+                    "auth",
+                    "Not signed in with Qwen OAuth. Run “Qwen: Sign in”.",
+                    provider="qwen-oauth",
+                )
+            token, resource = creds.access_token, creds.resource_url
+        target = r.target(info, token, resource)
+        parts: list[str] = []
+        for attempt in (1, 2):
+            try:
+                fin = await _drain(providers.stream(target, request), parts, on_delta)
+                break
+            except QwenError as e:
+                # A Qwen OAuth token rejected mid-life: refresh once and retry (the CLI's rule),
+                # but only if nothing was streamed yet.
+                if oauth is None or attempt == 2 or e.kind != "auth" or parts:
+                    raise
+                creds = await oauth.force_refresh(token)
+                token, resource = creds.access_token, creds.resource_url
+                target = r.target(info, token, resource)
+        out: dict[str, Any] = {
+            "text": "".join(parts),
+            "model": info.id,
+            "protocol": info.protocol,
+            "finishReason": fin.reason,
+        }
+        if fin.usage is not None:
+            out["usage"] = fin.usage.to_json()
+        return out
+
+    async def aclose(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        self._cancel_sign_in()
+        if self._oauth is not None:
+            with contextlib.suppress(Exception):
+                await self._oauth.aclose()
+        import sys
+
+        if "qwen_lsp.providers" in sys.modules:
+            from . import providers
+
+            with contextlib.suppress(Exception):
+                await providers.aclose()
+
+
+async def _drain(events: Any, parts: list[str], on_delta: DeltaSink | None) -> Finish:
+    fin: Finish | None = None
+    async with contextlib.aclosing(events) as stream:
+        async for ev in stream:
+            if isinstance(ev, Delta):
+                if ev.text:
+                    parts.append(ev.text)
+                    if on_delta is not None:
+                        on_delta(ev.text)
+            else:
+                fin = ev
+    if fin is None:  # pragma: no cover - adapters always finish or raise
+        raise QwenError("upstream", "The model's answer ended without a finish event.")
+    return fin
+
+
+def build_request(p: CompleteParams, doc: DocumentContext | None) -> CompletionRequest:
+    from .context import FIM_SYSTEM, fim_messages
+
+    messages: list[Message] = [Message(m.role, m.content) for m in p.messages or []]
+    system = p.system
+    if doc is not None:
+        messages.append(fim_messages(doc.prefix, doc.suffix, doc.path, p.prompt))
+        system = f"{FIM_SYSTEM}\n\n{system}" if system else FIM_SYSTEM
+    elif p.prompt:
+        messages.append(Message("user", p.prompt))
+    return CompletionRequest(
+        messages=tuple(messages),
+        system=system,
+        max_tokens=p.maxTokens,
+        temperature=p.temperature,
+        stop=tuple(p.stop or ()),
+    )

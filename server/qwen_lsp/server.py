@@ -70,6 +70,10 @@ class QwenProtocol(LanguageServerProtocol):
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         result = yield from super().lsp_initialize(params)
+        if result.capabilities.inline_completion_provider is None:
+            # pygls only advertises it to clients that announce LSP 3.18 support; editors that
+            # predate it can still call it, so always say it is there.
+            result.capabilities.inline_completion_provider = types.InlineCompletionOptions()
         result.capabilities.experimental = {
             "qwen": {
                 "version": __version__,

@@ -1,0 +1,190 @@
+"""Drive the real `qwen-lsp` over stdio the way an editor does, with a private HOME."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.client import LanguageClient
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    default_converter,
+)
+from pytest_lsp import client_capabilities
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _raw_converter() -> Any:
+    conv = default_converter()
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        conv.register_structure_hook(cls, lambda obj, c: c(**obj))
+    return conv
+
+
+class Harness:
+    """One server process plus the files it reads. Write files, then `await start()`."""
+
+    def __init__(self, home: Path, workspace: Path) -> None:
+        self.home = home
+        self.qwen_home = home / ".qwen"
+        self.qwen_home.mkdir(exist_ok=True)
+        self.workspace = workspace
+        workspace.mkdir(parents=True, exist_ok=True)
+        self.env: dict[str, str] = {
+            k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)
+        }
+        self.env["PYTHONPATH"] = str(REPO / "server")
+        self.statuses: list[dict[str, Any]] = []
+        self.progress: list[tuple[Any, Any]] = []
+        self.stderr = bytearray()
+        self.client: LanguageClient | None = None
+        self.init_result: Any = None
+        self._changed = asyncio.Event()
+
+    # ---- files -------------------------------------------------------------------------
+
+    def write_settings(self, data: dict[str, Any] | str, scope: str = "user") -> Path:
+        path = (
+            self.qwen_home / "settings.json"
+            if scope == "user"
+            else self.workspace / ".qwen" / "settings.json"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+        return path
+
+    def settings(self) -> dict[str, Any]:
+        return json.loads((self.qwen_home / "settings.json").read_text())
+
+    # ---- process -----------------------------------------------------------------------
+
+    async def start(
+        self,
+        *args: str,
+        init_options: dict[str, Any] | None = None,
+        client: str = "visual-studio-code",
+        initialize: bool = True,
+    ) -> LanguageClient:
+        c = LanguageClient("qwen-test-client", "1.0", converter_factory=_raw_converter)
+
+        @c.feature("qwen/status")
+        def on_status(params: Any) -> None:
+            self.statuses.append(params)
+            self._changed.set()
+
+        @c.feature(types.PROGRESS)
+        def on_progress(params: Any) -> None:
+            self.progress.append((params.token, params.value))
+            self._changed.set()
+
+        await c.start_io(
+            sys.executable, "-m", "qwen_lsp", *args, env=self.env, cwd=str(self.workspace)
+        )
+        proc = c._server
+        assert proc is not None and proc.stderr is not None
+        self._stderr_task = asyncio.create_task(self._drain(proc.stderr))
+        self.client = c
+        if initialize:
+            self.init_result = await asyncio.wait_for(
+                c.initialize_async(
+                    types.InitializeParams(
+                        capabilities=client_capabilities(
+                            "neovim" if client == "neovim" else "visual-studio-code"
+                        ),
+                        root_uri=self.workspace.as_uri(),
+                        workspace_folders=[
+                            types.WorkspaceFolder(uri=self.workspace.as_uri(), name="ws")
+                        ],
+                        initialization_options=init_options,
+                    )
+                ),
+                30,
+            )
+            c.initialized(types.InitializedParams())
+        return c
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.stderr.extend(chunk)
+
+    async def request(self, method: str, params: Any = None, timeout: float = 30) -> Any:
+        assert self.client is not None
+        return await asyncio.wait_for(
+            self.client.protocol.send_request_async(method, params if params is not None else {}),
+            timeout,
+        )
+
+    async def error(self, method: str, params: Any = None) -> JsonRpcException:
+        """The JSON-RPC error a request ends with (fails the test if it succeeds)."""
+        try:
+            got = await self.request(method, params)
+        except JsonRpcException as e:
+            return e
+        raise AssertionError(f"{method} succeeded unexpectedly: {got!r}")
+
+    async def wait_status(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15
+    ) -> dict[str, Any]:
+        async def loop() -> dict[str, Any]:
+            while True:
+                for st in reversed(self.statuses):
+                    if pred(st):
+                        return st
+                    break  # only the latest status counts
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(loop(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no matching qwen/status; got {self.statuses!r}") from None
+
+    def open(self, name: str, text: str, language: str = "python") -> str:
+        assert self.client is not None
+        path = self.workspace / name
+        path.write_text(text)
+        uri = path.as_uri()
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id=language, version=1, text=text
+                )
+            )
+        )
+        return uri
+
+    async def stop(self) -> None:
+        c = self.client
+        if c is None:
+            return
+        self.client = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(c.shutdown_async(None), 10)
+            c.exit(None)
+        proc = c._server
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(c.stop(), 10)
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._stderr_task, 5)
+
+    @property
+    def returncode(self) -> int | None:
+        return (
+            None
+            if self.client is None or self.client._server is None
+            else self.client._server.returncode
+        )

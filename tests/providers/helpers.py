@@ -1,0 +1,37 @@
+"""Shared builders for the provider tests."""
+
+from __future__ import annotations
+
+from qwen_lsp.target import CompletionRequest, Generation, Message, ModelTarget
+from tests.fakes.llm_upstream import FakeUpstream
+
+KEY = "sk-test-key-0123456789abcdef"
+
+
+def target(
+    fake: FakeUpstream,
+    protocol: str = "openai",
+    *,
+    base: str | None = None,
+    key: str | None = KEY,
+    **gen: object,
+) -> ModelTarget:
+    if base is None:
+        base = fake.url + "/v1" if protocol == "openai" else fake.url
+    return ModelTarget(
+        protocol=protocol,  # type: ignore[arg-type]
+        model_id="test-model",
+        base_url=base,
+        api_key=key,
+        auth_type=gen.pop("auth_type", protocol),  # type: ignore[arg-type]
+        key_source=gen.pop("key_source", "TEST_API_KEY"),  # type: ignore[arg-type]
+        generation=Generation(**gen),  # type: ignore[arg-type]
+    )
+
+
+def req(text: str = "hello world", **kw: object) -> CompletionRequest:
+    return CompletionRequest(messages=(Message("user", text),), **kw)  # type: ignore[arg-type]
+
+
+PROTOCOLS = ("openai", "anthropic", "gemini", "vertex-ai")
+ROUTE = {"openai": "chat", "anthropic": "messages", "gemini": "gemini", "vertex-ai": "gemini"}

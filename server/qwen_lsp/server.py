@@ -95,7 +95,8 @@ class QwenLanguageServer(LanguageServer):
             converter_factory=_raw_params_converter,
         )
         self.service = service
-        self.initialized = False
+        self.got_initialize = False  # the `initialize` request arrived
+        self.initialized = False  # the `initialized` notification arrived
         self.inline_tasks: dict[str, asyncio.Task[Any]] = {}
 
 
@@ -107,14 +108,14 @@ def rpc(fn: F) -> F:
     the user can act on. Unexpected exceptions are logged (scrubbed) and reported briefly."""
 
     @functools.wraps(fn)
-    async def wrapper(ls: QwenLanguageServer, params: Any) -> Any:
-        if not ls.initialized and not ls.protocol.client_capabilities:
+    async def wrapper(ls: QwenLanguageServer, *args: Any) -> Any:
+        if not ls.got_initialize:
             raise JsonRpcException(
                 message="The server is not initialized: send `initialize` first.",
                 code=_NOT_INITIALIZED,
             )
         try:
-            return await fn(ls, params)
+            return await fn(ls, *args)
         except QwenError as e:
             raise to_rpc(e) from None
         except (asyncio.CancelledError, JsonRpcException):
@@ -190,6 +191,7 @@ def build_server(service: QwenService) -> QwenLanguageServer:
             folder = _path_of(params.workspace_folders[0].uri)
         if folder is None:
             folder = _path_of(params.root_uri) or params.root_path
+        ls.got_initialize = True
         opts = params.initialization_options
         ls.service.configure(workspace=folder or "", options=opts if isinstance(opts, dict) else {})
 
@@ -297,21 +299,21 @@ def build_server(service: QwenService) -> QwenLanguageServer:
 
     @server.command("qwen.signIn")
     @rpc
-    async def cmd_sign_in(ls: QwenLanguageServer, args: Any) -> Any:
-        arg = args[0] if isinstance(args, list) and args else {}
+    async def cmd_sign_in(ls: QwenLanguageServer, *args: Any) -> Any:
+        arg = args[0] if args else {}
         if isinstance(arg, str):
             arg = {"method": arg}
         return await ls.service.auth(parse(AuthParams, arg))
 
     @server.command("qwen.signOut")
     @rpc
-    async def cmd_sign_out(ls: QwenLanguageServer, args: Any) -> Any:
+    async def cmd_sign_out(ls: QwenLanguageServer, *args: Any) -> Any:
         return await ls.service.sign_out()
 
     @server.command("qwen.selectModel")
     @rpc
-    async def cmd_select(ls: QwenLanguageServer, args: Any) -> Any:
-        arg = args[0] if isinstance(args, list) and args else {}
+    async def cmd_select(ls: QwenLanguageServer, *args: Any) -> Any:
+        arg = args[0] if args else {}
         if isinstance(arg, str):
             arg = {"id": arg}
         return ls.service.select_model(parse(SelectModelParams, arg))

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.llm_upstream import FakeUpstream
+from tests.fakes.oauth_server import FakeOAuthServer
 
 from .harness import Harness
 
@@ -26,3 +27,13 @@ async def lsp(isolated_home: Path, tmp_path: Path) -> AsyncIterator[Harness]:
         yield h
     finally:
         await h.stop()
+
+
+@pytest.fixture
+def oauth(fake: FakeUpstream) -> Iterator[FakeOAuthServer]:
+    # Tokens name the fake upstream as their resource_url, like portal.qwen.ai in production.
+    srv = FakeOAuthServer(interval=1, resource_url=fake.url).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

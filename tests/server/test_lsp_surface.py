@@ -1,0 +1,204 @@
+"""The standard LSP surface: executeCommand, inlineCompletion, didChangeConfiguration, TCP,
+requests before initialize, and a hostile client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+
+from lsprotocol import types
+
+from tests.fakes.llm_upstream import Behaviour, FakeUpstream
+
+from .harness import REPO, Harness
+from .test_basics import KEY, openai_settings
+
+
+async def test_execute_command_select_model(lsp: Harness, fake: FakeUpstream) -> None:
+    lsp.write_settings(openai_settings(fake))
+    lsp.env["FAKE_KEY"] = KEY
+    lsp.env["OTHER_KEY"] = KEY
+    await lsp.start()
+    assert lsp.client is not None
+    res = await lsp.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="qwen.selectModel", arguments=["other-model"])
+    )
+    assert res["current"] == "other-model"
+    assert lsp.settings()["model"]["name"] == "other-model"
+    res = await lsp.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="qwen.signOut", arguments=[])
+    )
+    assert "status" in res
+
+
+async def test_inline_completion_inserts_at_the_cursor(lsp: Harness, fake: FakeUpstream) -> None:
+    lsp.write_settings(openai_settings(fake))
+    lsp.env["FAKE_KEY"] = KEY
+    await lsp.start(client="neovim")
+    uri = lsp.open("m.py", "def square(x):\n    return \n")
+    fake.script("chat", Behaviour(text="```python\nx * x\n```"))
+    assert lsp.client is not None
+    res = await lsp.client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=1, character=11),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    assert isinstance(res, types.InlineCompletionList)
+    assert res.items[0].insert_text == "x * x"
+    assert res.items[0].range == types.Range(
+        start=types.Position(line=1, character=11), end=types.Position(line=1, character=11)
+    )
+    assert "<CURSOR>" in fake.requests[-1].json["messages"][-1]["content"]
+
+
+async def test_newer_inline_request_supersedes_the_older(lsp: Harness, fake: FakeUpstream) -> None:
+    lsp.write_settings(openai_settings(fake))
+    lsp.env["FAKE_KEY"] = KEY
+    await lsp.start()
+    uri = lsp.open("m.py", "x = 1\n")
+    fake.script("chat", Behaviour(text="old", hold="g", hold_headers=True), Behaviour(text="new"))
+    assert lsp.client is not None
+
+    def ask() -> asyncio.Future:
+        return lsp.client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION,
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=0, character=5),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            ),
+        )
+
+    older = ask()
+    assert await asyncio.to_thread(fake.wait_until, lambda: len(fake.requests) >= 1, 10)
+    newer = ask()
+    got = await asyncio.wait_for(newer, 20)
+    assert got.items[0].insert_text == "new"
+    from pygls.exceptions import JsonRpcException
+
+    try:
+        await asyncio.wait_for(older, 20)
+        raise AssertionError("the older request should have been cancelled")
+    except JsonRpcException as e:
+        assert e.code == -32800
+    closed = await asyncio.to_thread(
+        fake.wait_until, lambda: any(c.closed_by == "client" for c in fake.connections), 10
+    )
+    assert closed
+    fake.release("g")
+
+
+async def test_did_change_configuration_reapplies_options(lsp: Harness, fake: FakeUpstream) -> None:
+    lsp.write_settings(openai_settings(fake))
+    lsp.env["FAKE_KEY"] = KEY
+    lsp.env["OTHER_KEY"] = KEY
+    await lsp.start()
+    await lsp.wait_status(lambda s: s["model"] and s["model"]["id"] == "fake-model")
+    assert lsp.client is not None
+    lsp.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"qwen": {"model": "other-model"}})
+    )
+    await lsp.wait_status(lambda s: s["model"] and s["model"]["id"] == "other-model")
+
+
+async def test_launch_flags_apply(lsp: Harness, fake: FakeUpstream) -> None:
+    await lsp.start(
+        "--auth-type",
+        "openai",
+        "--model",
+        "flag-model",
+        "--openai-api-key",
+        KEY,
+        "--openai-base-url",
+        f"{fake.url}/v1",
+    )
+    st = await lsp.wait_status(lambda s: True)
+    assert st["state"] == "ready" and st["model"]["id"] == "flag-model"
+    out = await lsp.request("qwen/complete", {"prompt": "p"})
+    assert out["model"] == "flag-model"
+    cfg = await lsp.request("qwen/config")
+    assert cfg["environment"]["OPENAI_API_KEY"]["source"] == "flag --openai-api-key"
+    assert KEY not in json.dumps(cfg)
+
+
+async def test_request_before_initialize_is_refused(lsp: Harness) -> None:
+    await lsp.start(initialize=False)
+    err = await lsp.error("qwen/listModels")
+    assert err.code == -32002
+
+
+async def test_tcp_mode(isolated_home, tmp_path, fake: FakeUpstream) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    h = Harness(isolated_home, tmp_path / "ws")
+    h.write_settings(openai_settings(fake))
+    env = {**h.env, "FAKE_KEY": KEY}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "qwen_lsp",
+        "--tcp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env=env,
+        cwd=str(REPO),
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        from pygls.lsp.client import LanguageClient
+
+        from .harness import _raw_converter
+
+        client = LanguageClient("tcp-test", "1", converter_factory=_raw_converter)
+        for _ in range(100):
+            try:
+                await client.start_tcp("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("TCP server did not start")
+        await asyncio.wait_for(
+            client.initialize_async(
+                types.InitializeParams(
+                    capabilities=types.ClientCapabilities(), root_uri=h.workspace.as_uri()
+                )
+            ),
+            20,
+        )
+        client.initialized(types.InitializedParams())
+        res = await asyncio.wait_for(client.protocol.send_request_async("qwen/listModels", {}), 20)
+        assert res["current"] == "fake-model"
+        out = await asyncio.wait_for(
+            client.protocol.send_request_async("qwen/complete", {"prompt": "over tcp"}), 20
+        )
+        assert out["text"] == "echo: over tcp"
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_garbage_framing_does_not_kill_the_server(lsp: Harness, fake: FakeUpstream) -> None:
+    await lsp.start()
+    assert lsp.client is not None and lsp.client._server is not None
+    stdin = lsp.client._server.stdin
+    assert stdin is not None
+    body = b"{not json"
+    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    body2 = json.dumps({"jsonrpc": "2.0", "id": 999, "method": "qwen/nope", "params": {}}).encode()
+    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body2), body2))
+    await stdin.drain()
+    models = await lsp.request("qwen/listModels")
+    assert models["models"] == []
+    assert lsp.returncode is None

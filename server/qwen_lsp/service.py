@@ -54,6 +54,7 @@ class QwenService:
         self._oauth: QwenOAuth | None = None
         self._oauth_key: tuple[str, str] | None = None
         self._signing_in = False
+        self._sign_in_message = ""
         self._sign_in_task: asyncio.Task[None] | None = None
         self._error: str | None = None  # last sign-in failure, until the next change
         self._listeners: list[StatusListener] = []
@@ -102,7 +103,7 @@ class QwenService:
         problem = r.auth_problem()
         if self._signing_in:
             out["state"] = "signingIn"
-            out["message"] = "Waiting for you to approve the sign-in in the browser."
+            out["message"] = self._sign_in_message
         elif self._error:
             out["state"] = "error"
             out["message"] = self._error
@@ -208,6 +209,7 @@ class QwenService:
             )
         else:
             message = f"Open {url} in your browser and approve the code {dev.user_code}."
+        self._sign_in_message = message
         self.publish()
         return {
             "status": "pending",

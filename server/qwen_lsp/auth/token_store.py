@@ -40,7 +40,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -50,6 +49,7 @@ from typing import Any, Literal
 
 from qwen_lsp import redact
 from qwen_lsp.errors import QwenError
+from qwen_lsp.fsutil import atomic_write_text
 
 log = logging.getLogger("qwen_lsp.auth.token_store")
 
@@ -141,44 +141,6 @@ def parse_credentials(obj: Any) -> tuple[Credentials | None, str | None]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # JSON.parse refuses NaN/Infinity too
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write `text` to `path` so that readers (and a crash) see the old or the new file only."""
-    directory = path.parent
-    tmp = directory / f"{path.name}.{secrets.token_hex(6)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, mode)
-    try:
-        try:
-            data = text.encode("utf-8")
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            os.fsync(fd)
-            os.fchmod(fd, mode)  # umask may have narrowed it; never publish a wider mode
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
 
 
 class TokenStore:

@@ -1,0 +1,203 @@
+-- Starting, finding and talking to the qwen-lsp client: one client per workspace root,
+-- reused by every buffer under it.
+local config = require('qwen.config')
+local status = require('qwen.status')
+local util = require('qwen.util')
+
+local M = {}
+
+M.NAME = 'qwen'
+--- Set when the server could not be started; automatic attaching stops retrying until a
+--- command (or setup()) tries again explicitly.
+M.start_failed = nil ---@type string|nil
+local waiting = {} ---@type table<integer, fun(client: table)[]>  client id -> callbacks until initialized
+local home = util.uv.os_homedir()
+
+--- Workspace root for a buffer: nearest root marker, else the current directory.
+function M.root_for(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr or 0)
+  local cwd = util.uv.cwd()
+  local start = (name ~= '' and not name:match('^%a[%w+.-]*://')) and name or cwd
+  local root
+  if vim.fs.root then
+    root = vim.fs.root(start, config.options.root_markers)
+  else
+    local found = vim.fs.find(config.options.root_markers, { path = vim.fs.dirname(start), upward = true })[1]
+    root = found and vim.fs.dirname(found) or nil
+  end
+  -- ~/.qwen is the user home of the CLI, not a project marker.
+  if not root or root == home then
+    root = cwd
+  end
+  return vim.fs.normalize(root)
+end
+
+local function init_options(root)
+  local o = config.options
+  local trusted = o.workspace_trusted
+  if type(trusted) == 'function' then
+    local ok, v = pcall(trusted, root)
+    trusted = ok and v or nil
+  end
+  local opts = {
+    model = o.model,
+    authType = o.auth_type,
+    openaiApiKey = o.openai_api_key,
+    openaiBaseUrl = o.openai_base_url,
+    workspaceTrusted = trusted,
+  }
+  return next(opts) and opts or vim.empty_dict()
+end
+
+local function on_init(client)
+  local cbs = waiting[client.id] or {}
+  waiting[client.id] = nil
+  for _, cb in ipairs(cbs) do
+    local ok, e = pcall(cb, client)
+    if not ok then
+      util.err(tostring(e))
+    end
+  end
+end
+
+local function on_exit(code, signal, client_id)
+  vim.schedule(function()
+    local cbs = waiting[client_id]
+    waiting[client_id] = nil
+    status.forget(client_id)
+    if cbs or (code ~= 0 and signal == 0) then
+      util.err(('qwen-lsp exited (code %s, signal %s). See :checkhealth qwen and :LspLog.'):format(code, signal))
+    end
+  end)
+end
+
+function M.lsp_config(root)
+  local o = config.options
+  return {
+    name = M.NAME,
+    cmd = o.cmd,
+    cmd_env = o.cmd_env,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    init_options = init_options(root),
+    handlers = {
+      ['qwen/status'] = function(_, params, ctx)
+        status.update(ctx.client_id, params)
+      end,
+    },
+    on_init = on_init,
+    on_exit = on_exit,
+  }
+end
+
+--- Can this buffer get the server attached?
+function M.attachable(bufnr)
+  if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+    return false
+  end
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if name == '' or name:match('^%a[%w+.-]*://') then
+    return false
+  end
+  local ft = vim.bo[bufnr].filetype
+  local o = config.options
+  if o.filetypes and not vim.tbl_contains(o.filetypes, ft) then
+    return false
+  end
+  if o.exclude_filetypes and vim.tbl_contains(o.exclude_filetypes, ft) then
+    return false
+  end
+  return true
+end
+
+--- The client attached to bufnr, else one for the same root, else any qwen client.
+function M.get(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local attached = vim.lsp.get_clients({ name = M.NAME, bufnr = bufnr })[1]
+  if attached then
+    return attached
+  end
+  local all = vim.lsp.get_clients({ name = M.NAME })
+  local root = M.root_for(bufnr)
+  for _, c in ipairs(all) do
+    if c.config.root_dir == root then
+      return c
+    end
+  end
+  return all[1]
+end
+
+--- Start (or reuse) the client for bufnr's root, attaching when the buffer is a file.
+function M.start(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local root = M.root_for(bufnr)
+  local cfg = M.lsp_config(root)
+  local attach = M.attachable(bufnr)
+  local ok, id = pcall(function()
+    if attach then
+      return vim.lsp.start(cfg, { bufnr = bufnr })
+    elseif util.has_011 then
+      return vim.lsp.start(cfg, { bufnr = bufnr, attach = false })
+    else
+      for _, c in ipairs(vim.lsp.get_clients({ name = M.NAME })) do
+        if c.config.root_dir == root then
+          return c.id
+        end
+      end
+      return vim.lsp.start_client(cfg)
+    end
+  end)
+  if not ok or not id then
+    M.start_failed = tostring(id)
+    util.err(('could not start %s: %s. See :checkhealth qwen'):format(vim.inspect(config.options.cmd), tostring(id)))
+    return nil
+  end
+  M.start_failed = nil
+  return vim.lsp.get_client_by_id(id)
+end
+
+--- Run fn(client) once a client for bufnr is initialized (starting one if needed).
+function M.with_client(bufnr, fn)
+  local client = M.get(bufnr) or M.start(bufnr)
+  if not client then
+    return
+  end
+  if client.initialized then
+    fn(client)
+  else
+    waiting[client.id] = waiting[client.id] or {}
+    table.insert(waiting[client.id], fn)
+  end
+end
+
+--- Send a request once the client is up; cb(err, result, client).
+function M.request(method, params, cb, bufnr)
+  M.with_client(bufnr, function(client)
+    local id = util.request(client, method, params or vim.empty_dict(), function(err, result)
+      cb(err, result, client)
+    end, vim.api.nvim_get_current_buf())
+    if not id then
+      cb({ message = 'qwen-lsp is not running' }, nil, client)
+    end
+  end)
+end
+
+--- What the server advertised in capabilities.experimental.qwen.
+function M.qwen_caps(client)
+  local caps = client and client.server_capabilities
+  local exp = caps and caps.experimental
+  local q = type(exp) == 'table' and exp.qwen or nil
+  return type(q) == 'table' and q or {}
+end
+
+M.ALL_AUTH_METHODS = { 'qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai' }
+
+function M.auth_methods(client)
+  local m = M.qwen_caps(client).authMethods
+  if type(m) == 'table' and #m > 0 then
+    return m
+  end
+  return M.ALL_AUTH_METHODS
+end
+
+return M

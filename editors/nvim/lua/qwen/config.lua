@@ -1,0 +1,118 @@
+-- Options: defaults, validation and the merged result of setup().
+local M = {}
+
+---@class qwen.InlineKeymaps
+---@field accept string|false        accept the whole suggestion
+---@field accept_word string|false   accept up to the end of the next word
+---@field accept_line string|false   accept up to the end of the current line
+---@field dismiss string|false       hide the suggestion
+---@field trigger string|false       ask for a suggestion now
+
+M.defaults = {
+  -- How to start the server. A list (argv) or a function(dispatchers) as vim.lsp.start accepts.
+  cmd = { 'qwen-lsp' },
+  -- Extra environment for the server process.
+  cmd_env = nil,
+  -- Files/directories that mark a workspace root (first match walking up from the buffer).
+  root_markers = { '.qwen', '.git' },
+  -- initializationOptions (nil = let the server resolve it from settings/env).
+  model = nil,
+  auth_type = nil,
+  openai_api_key = nil,
+  openai_base_url = nil,
+  -- true/false, or function(root_dir) -> boolean; nil = let the server decide (folder trust).
+  workspace_trusted = nil,
+  -- Attach the server to normal file buffers automatically.
+  auto_attach = true,
+  -- Only these filetypes (nil = all) / never these filetypes.
+  filetypes = nil,
+  exclude_filetypes = { 'help', 'qf', 'netrw', 'gitcommit', 'gitrebase', 'TelescopePrompt' },
+  -- Browser for sign-in: nil = vim.ui.open, false = never open (always show URL + code),
+  -- a list = command to run with the URL appended, or function(url) returning
+  -- true | false[, err] | vim.SystemObj (its exit code is checked).
+  opener = nil,
+  -- Copy the Qwen OAuth user code to the + register when a clipboard is available.
+  copy_code = true,
+  -- How to read an API key: nil = vim.fn.inputsecret (nothing is echoed), or a function with
+  -- the signature of vim.ui.input (opts, on_confirm).
+  secret_input = nil,
+  -- Inline (ghost text) completions. `inline = false` turns them off.
+  inline = {
+    enabled = true,
+    debounce = 75, -- ms after the last keystroke
+    native = true, -- use vim.lsp.inline_completion when Neovim has it (0.12+)
+    hl_group = 'QwenSuggestion',
+    filetypes = nil, -- nil = every attached buffer
+    keymaps = {
+      accept = '<M-l>',
+      accept_word = false,
+      accept_line = false,
+      dismiss = '<C-]>',
+      trigger = '<M-\\>',
+    },
+  },
+  -- statusline() customisation: function(status) -> string, status may be nil.
+  statusline = { format = nil },
+  -- Called as on_attach(client, bufnr) when the server attaches to a buffer.
+  on_attach = nil,
+  -- Show notifications at or above this level.
+  log_level = vim.log.levels.INFO,
+}
+
+M.options = vim.deepcopy(M.defaults)
+M.did_setup = false
+
+local function normalize(opts)
+  opts = opts or {}
+  if opts.inline == true then
+    opts.inline = { enabled = true }
+  elseif opts.inline == false then
+    opts.inline = { enabled = false }
+  end
+  if type(opts.cmd) == 'string' then
+    opts.cmd = { opts.cmd }
+  end
+  return opts
+end
+
+function M.validate(o)
+  local function check(name, v, types)
+    local ok = false
+    for _, t in ipairs(types) do
+      if type(v) == t then
+        ok = true
+      end
+    end
+    if not ok then
+      error(('qwen.setup: option %q must be %s, got %s'):format(name, table.concat(types, '|'), type(v)), 3)
+    end
+  end
+  check('cmd', o.cmd, { 'table', 'function' })
+  check('root_markers', o.root_markers, { 'table' })
+  check('model', o.model, { 'nil', 'string' })
+  check('auth_type', o.auth_type, { 'nil', 'string' })
+  check('opener', o.opener, { 'nil', 'boolean', 'table', 'function' })
+  check('workspace_trusted', o.workspace_trusted, { 'nil', 'boolean', 'function' })
+  check('secret_input', o.secret_input, { 'nil', 'function' })
+  check('inline', o.inline, { 'table' })
+  check('on_attach', o.on_attach, { 'nil', 'function' })
+  if o.opener == true then
+    error('qwen.setup: opener must be nil, false, a command list or a function', 3)
+  end
+end
+
+function M.setup(opts)
+  local merged = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), normalize(opts))
+  -- Lists replace rather than merge element-wise.
+  for _, k in ipairs({ 'cmd', 'root_markers', 'filetypes', 'exclude_filetypes', 'opener' }) do
+    if opts and opts[k] ~= nil then
+      merged[k] = opts[k]
+    end
+  end
+  M.validate(merged)
+  M.options = merged
+  M.did_setup = true
+  return merged
+end
+
+return M

@@ -1,0 +1,151 @@
+-- :checkhealth qwen
+local M = {}
+
+local health = vim.health
+
+local function server_version(cmd)
+  if type(cmd) ~= 'table' or not cmd[1] then
+    return nil
+  end
+  local ok, obj = pcall(vim.system, vim.list_extend(vim.deepcopy(cmd), { '--version' }), { text = true })
+  if not ok then
+    return nil
+  end
+  local r = obj:wait(10000)
+  if r and r.code == 0 then
+    return vim.trim((r.stdout or '') .. (r.stderr or ''))
+  end
+end
+
+function M.check()
+  local config = require('qwen.config')
+  local client_mod = require('qwen.client')
+  local status = require('qwen.status')
+  local util = require('qwen.util')
+
+  health.start('qwen.nvim')
+  local v = vim.version()
+  local vs = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
+  if vim.fn.has('nvim-0.10') == 1 then
+    health.ok('Neovim ' .. vs)
+  else
+    health.error('Neovim ' .. vs .. ' is too old: 0.10 or newer is needed')
+  end
+  if config.did_setup then
+    health.ok('setup() called')
+  else
+    health.warn('setup() not called yet (commands use the defaults)', { 'Call require("qwen").setup({}) in your config' })
+  end
+
+  health.start('qwen-lsp server')
+  local cmd = config.options.cmd
+  if type(cmd) == 'table' then
+    local exe = vim.fn.exepath(cmd[1])
+    if exe == '' then
+      health.error(('server not found: %q is not executable'):format(cmd[1]), {
+        'Install it: pipx install qwen-lsp (or pip install qwen-lsp)',
+        'Or point setup({cmd = {"/path/to/qwen-lsp"}}) at it',
+      })
+      return
+    end
+    health.ok('server found: ' .. exe)
+  else
+    health.info('server started through a cmd function')
+  end
+
+  local client = client_mod.get(0)
+  if not client then
+    client = client_mod.start(0)
+  end
+  if not client then
+    health.error('could not start the server', { 'Run it in a terminal: ' .. vim.inspect(cmd) })
+    return
+  end
+  local up = vim.wait(10000, function()
+    return client.initialized == true or (client_mod.get(0) == nil)
+  end, 50)
+  if not up or not client.initialized then
+    health.error('the server did not finish initializing within 10 s', { 'See :LspLog' })
+    return
+  end
+  local caps = client_mod.qwen_caps(client)
+  local version = caps.version or (client.server_info and client.server_info.version)
+  if version then
+    health.ok(('version %s (%s)'):format(version, client.server_info and client.server_info.name or 'qwen-lsp'))
+  else
+    local out = type(cmd) == 'table' and server_version(cmd)
+    if out then
+      health.ok('version ' .. out)
+    else
+      health.warn('the server did not report a version')
+    end
+  end
+  if type(caps.methods) == 'table' and #caps.methods > 0 then
+    health.ok('protocol methods: ' .. table.concat(caps.methods, ', '))
+  else
+    health.warn('capabilities.experimental.qwen.methods is missing: is this qwen-lsp?')
+  end
+  health.info('workspace root: ' .. tostring(client.config.root_dir))
+  health.info('sign-in methods: ' .. table.concat(client_mod.auth_methods(client), ', '))
+
+  health.start('Auth and model')
+  vim.wait(3000, function()
+    return status.by_client[client.id] ~= nil
+  end, 50)
+  local st = status.by_client[client.id]
+  if not st then
+    health.warn('no qwen/status received from the server yet')
+  elseif st.state == 'ready' then
+    local m = st.model
+    health.ok(('auth state: ready (%s), model %s'):format(
+      st.authType or '?',
+      m and ((m.name and m.name ~= m.id) and (m.name .. ' / ' .. m.id) or m.id) or '?'
+    ))
+  elseif st.state == 'signingIn' then
+    health.info('auth state: signing in…')
+  elseif st.state == 'needsAuth' then
+    health.warn('auth state: needsAuth — not signed in' .. (st.message and (': ' .. st.message) or ''), {
+      'Run :QwenSignIn (Qwen OAuth in the browser, or an API key)',
+    })
+  else
+    health.error('auth state: ' .. tostring(st.state) .. (st.message and (': ' .. st.message) or ''))
+  end
+  if st and st.message and st.state == 'ready' then
+    health.info(st.message)
+  end
+
+  health.start('Configuration')
+  local res, err = util.request_sync(client, 'qwen/config', vim.empty_dict(), 5000, 0)
+  if not res then
+    health.warn('qwen/config did not answer: ' .. tostring(err))
+    return
+  end
+  if res.err then
+    health.error('qwen/config failed: ' .. util.error_text(res.err))
+    return
+  end
+  local cfg = res.result or {}
+  local diags = cfg.diagnostics
+  if type(diags) == 'table' and #diags > 0 then
+    for _, d in ipairs(diags) do
+      if type(d) == 'table' then
+        local where = d.file or d.path or d.source
+        local text = d.message or vim.inspect(d)
+        local level = d.severity or d.level
+        local line = where and (tostring(where) .. ': ' .. text) or text
+        if level == 'error' then
+          health.error(line)
+        else
+          health.warn(line)
+        end
+      else
+        health.warn(tostring(d))
+      end
+    end
+  else
+    health.ok('no configuration diagnostics')
+  end
+  health.info('Full configuration with sources: :QwenConfig')
+end
+
+return M

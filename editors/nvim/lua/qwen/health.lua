@@ -43,7 +43,7 @@ function M.check()
     local exe = vim.fn.exepath(cmd[1])
     if exe == '' then
       health.error(('server not found: %q is not executable'):format(cmd[1]), {
-        'Install it: pipx install qwen-lsp (or pip install qwen-lsp)',
+        'Install it from a qwen-lsp checkout: pipx install <checkout> (or pip install <checkout> into a venv and set cmd)',
         'Or point setup({cmd = {"/path/to/qwen-lsp"}}) at it',
       })
       return

@@ -59,6 +59,8 @@ class QwenService:
         self._error: str | None = None  # last sign-in failure, until the next change
         self._listeners: list[StatusListener] = []
         self._last_status: dict[str, Any] | None = None
+        self._last_models: dict[str, Any] | None = None
+        self._published_from: Resolution | None = None  # what the last publish() looked at
         self._watch_task: asyncio.Task[None] | None = None
 
     # ---- configuration ---------------------------------------------------------------------
@@ -117,13 +119,18 @@ class QwenService:
     def publish(self, force: bool = False) -> None:
         """Tell listeners about the status if it changed since the last time."""
         try:
+            self._published_from = self.resolution()
             st = self.status()
+            models = self.list_models()
         except Exception:  # status must never take the server down
             log.exception("computing status failed")
             return
-        if not force and st == self._last_status:
+        # A changed model list is news even when the status reads the same: clients refresh
+        # their pickers on every qwen/status.
+        if not force and st == self._last_status and models == self._last_models:
             return
         self._last_status = st
+        self._last_models = models
         for fn in list(self._listeners):
             try:
                 fn(st)
@@ -139,10 +146,9 @@ class QwenService:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            before = self.resolver.peek()
-            after = self.resolution()
-            if after is not before:
-                self._error = None if self._error and not self._signing_in else self._error
+            if self.resolution() is not self._published_from:
+                if not self._signing_in:
+                    self._error = None  # the user changed something: judge afresh
                 self.publish()
 
     # ---- auth ------------------------------------------------------------------------------

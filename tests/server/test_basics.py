@@ -308,3 +308,25 @@ async def test_config_masks_secrets_and_names_sources(lsp: Harness, fake: FakeUp
     assert cfg["environment"]["FAKE_KEY"] == {"value": "sk-…1234", "source": "env FAKE_KEY"}
     assert cfg["model"]["id"] == "fake-model"
     assert cfg["authType"]["source"].endswith("(security.auth.selectedType)")
+
+
+async def test_a_new_model_in_settings_is_announced(lsp: Harness, fake: FakeUpstream) -> None:
+    data = openai_settings(fake)
+    lsp.write_settings(data)
+    lsp.env["FAKE_KEY"] = KEY
+    await lsp.start()
+    first = await lsp.wait_status(lambda s: s["state"] == "ready")
+    seen = len(lsp.statuses)
+    data["modelProviders"]["gemini"] = [
+        {"id": "gem-new", "envKey": "FAKE_KEY", "baseUrl": fake.url}
+    ]
+    lsp.write_settings(data)
+
+    async def announced() -> None:
+        while len(lsp.statuses) == seen:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(announced(), 15)
+    assert lsp.statuses[-1] == first  # the status reads the same; the news is the model list
+    models = await lsp.request("qwen/listModels")
+    assert "gem-new" in [m["id"] for m in models["models"]]

@@ -1,0 +1,348 @@
+// The extension's glue driven through jest-mock-vscode, with the REAL vscode-languageclient and the
+// REAL `qwen-lsp` from PATH, against the repo's loopback fakes (tests/fakes).
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import * as vscode from 'vscode';
+import { QwenExtension } from '../../src/extension';
+import { QwenInlineCompletionProvider } from '../../src/inline';
+import { dialogsOf, settingsOf } from './vscodeMock';
+import { Fake, fakeContext, http, MemoryMemento, MemorySecrets, openaiSettings, startFake, tempHome, waitFor } from './helpers';
+
+const GHOST = 'return 42  # from the fake';
+const mock = vscode as any;
+const dialogs = dialogsOf(mock);
+const settings = settingsOf(mock);
+
+let upstream: Fake;
+let oauth: Fake;
+let home: ReturnType<typeof tempHome>;
+const running: QwenExtension[] = [];
+
+beforeAll(async () => {
+  const which = cp.spawnSync('sh', ['-c', 'command -v qwen-lsp'], { encoding: 'utf8' });
+  if (which.status !== 0) throw new Error('qwen-lsp is not on PATH (put the repo .venv/bin first on PATH)');
+  [upstream, oauth] = await Promise.all([startFake('llm_upstream'), startFake('oauth_server', ['--interval', '1'])]);
+});
+afterAll(() => {
+  upstream?.stop();
+  oauth?.stop();
+});
+
+beforeEach(async () => {
+  dialogs.quickPick = undefined;
+  dialogs.createQuickPick = undefined;
+  dialogs.inputs = [];
+  dialogs.button = () => undefined;
+  dialogs.shown.length = 0;
+  dialogs.cancelProgress = undefined;
+  for (const k of Object.keys(settings)) delete settings[k];
+  mock.workspace.isTrusted = true;
+  vi.clearAllMocks();
+  await http(`${upstream.url}/_fake/reset`, {});
+  await http(`${upstream.url}/_fake/config`, { valid_keys: null });
+  await http(`${upstream.url}/_fake/script`, { route: 'chat', behaviours: Array.from({ length: 50 }, () => ({ text: GHOST })) });
+});
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') for (const e of running) console.log((e.log as any).lines?.slice(-40).join('\n'));
+  try {
+    await Promise.all(running.splice(0).map((e) => e.dispose()));
+  } finally {
+    home?.restore();
+  }
+});
+
+async function start(context = fakeContext()): Promise<QwenExtension> {
+  const ext = new QwenExtension(context);
+  running.push(ext);
+  await ext.activate();
+  return ext;
+}
+
+const statusItem = () => {
+  const results = (mock.window.createStatusBarItem as any).mock.results;
+  return results[results.length - 1].value as vscode.StatusBarItem;
+};
+const waitState = (ext: QwenExtension, state: string, ms = 15000) =>
+  waitFor(() => ext.status?.state === state, ms, `qwen/status ${state} (last: ${JSON.stringify(ext.status)})`);
+const lastRequest = async () => {
+  const reqs = await http(`${upstream.url}/_fake/requests`);
+  return reqs[reqs.length - 1];
+};
+const authHeader = (r: any) => String(Object.entries(r?.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1] ?? '');
+
+describe('server start and status bar', () => {
+  test('starts qwen-lsp from PATH with initializationOptions; the status bar follows qwen/status', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    settings['qwen.model'] = 'fake-model-2';
+    mock.workspace.isTrusted = false;
+    const ext = await start();
+    await waitState(ext, 'ready');
+    expect(statusItem().text).toBe('$(sparkle) Fake Two');
+    expect(String(statusItem().tooltip)).toContain('Provider: OpenAI-compatible');
+    expect(statusItem().command).toBe('qwen.selectModel');
+    expect(ext.capabilities.authMethods).toEqual(expect.arrayContaining(['qwen-oauth', 'openai']));
+    // the server also offers qwen.signIn etc. as LSP commands: only the extension's own are registered
+    const ids = (mock.commands.registerCommand as any).mock.calls.map((c: any[]) => c[0]);
+    expect(ids.filter((i: string) => i === 'qwen.signIn')).toHaveLength(1);
+    // workspaceTrusted went to the server
+    const cfg = await ext.client!.sendRequest<any>('qwen/config', {});
+    expect(cfg.workspaceTrusted.value).toBe(false);
+
+    // a change of model is shown from qwen/status alone
+    await ext.selectModel('claude-nokey');
+    await waitState(ext, 'needsAuth');
+    expect(statusItem().text).toBe('$(key) Claude Without Key: needs sign-in');
+    expect(String(statusItem().tooltip)).toContain('Provider: Anthropic');
+    expect(String(statusItem().tooltip)).toContain('QWEN_UNIT_UNSET_KEY');
+    expect(dialogs.shown.some((n) => n.severity === 'warning' && /no credentials/.test(n.message) && n.buttons.includes('Sign in'))).toBe(true);
+  });
+
+  test('a crashed server is restarted with a message, not silently', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    const pidFile = path.join(home.dir, 'server.pid');
+    const wrapper = path.join(home.dir, 'qwen-lsp-wrapper.sh');
+    fs.writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${pidFile}'\nexec qwen-lsp "$@"\n`, { mode: 0o755 });
+    settings['qwen.server.command'] = wrapper;
+    const ext = await start();
+    await waitState(ext, 'ready');
+    const pid1 = Number(fs.readFileSync(pidFile, 'utf8'));
+    fs.rmSync(pidFile);
+    process.kill(pid1, 'SIGKILL');
+    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim(), 20000, 'a restarted server');
+    expect(Number(fs.readFileSync(pidFile, 'utf8'))).not.toBe(pid1);
+    expect(dialogs.shown.some((n) => n.severity === 'warning' && /stopped unexpectedly and was restarted/.test(n.message))).toBe(true);
+    await waitState(ext, 'ready');
+    expect(statusItem().text).toBe('$(sparkle) Fake');
+  });
+});
+
+describe('sign-in', () => {
+  test('API key: password box, SecretStorage, handed to the next server start (round trip)', async () => {
+    home = tempHome({});
+    const secrets = new MemorySecrets();
+    const state = new MemoryMemento();
+    const ext = await start(fakeContext(secrets, state));
+    await waitState(ext, 'needsAuth');
+    dialogs.quickPick = (items) => items.find((i: any) => i.method === 'openai');
+    dialogs.inputs = ['sk-typed-key-98765', `${upstream.url}/v1`];
+    const final = await ext.signIn();
+    expect(final.phase).toBe('signedIn');
+    expect((mock.window.showInputBox as any).mock.calls[0][0].password).toBe(true);
+    expect(secrets.data.get('qwen.apiKey.openai')).toBe('sk-typed-key-98765');
+    expect(JSON.stringify([...state.data.values()])).not.toContain('sk-typed');
+    await waitState(ext, 'ready');
+    await ext.dispose();
+
+    // a new window: nothing typed, the key comes from SecretStorage
+    dialogs.inputs = [];
+    const ext2 = await start(fakeContext(secrets, state));
+    await waitState(ext2, 'ready');
+    const res = await ext2.client!.sendRequest<any>('qwen/complete', { prompt: 'ping' });
+    expect(res.text).toBe(GHOST);
+    expect(authHeader(await lastRequest())).toBe('Bearer sk-typed-key-98765');
+    expect(mock.window.showInputBox).toHaveBeenCalledTimes(2); // only the first window asked
+
+    // sign out removes the key from SecretStorage and the server
+    await ext2.signOut();
+    expect(secrets.data.size).toBe(0);
+    await waitState(ext2, 'needsAuth');
+  });
+
+  test('API key: an empty key and Escape cancel without calling the server', async () => {
+    home = tempHome({});
+    const ext = await start();
+    await waitState(ext, 'needsAuth');
+    dialogs.quickPick = (items) => items.find((i: any) => i.method === 'anthropic');
+    dialogs.inputs = [''];
+    expect((await ext.signIn()).phase).toBe('cancelled');
+    dialogs.quickPick = () => undefined;
+    expect((await ext.signIn()).phase).toBe('cancelled');
+    expect(ext.status?.state).toBe('needsAuth');
+  });
+
+  test('Qwen OAuth: user code, "Copy code & open browser", approval, status ready', async () => {
+    home = tempHome({ security: { auth: { selectedType: 'qwen-oauth' } } }, { QWEN_OAUTH_BASE_URL: oauth.url });
+    const ext = await start();
+    await waitState(ext, 'needsAuth');
+    dialogs.quickPick = (items) => {
+      expect(items.map((i: any) => i.method)).toEqual(expect.arrayContaining(['qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai']));
+      return items.find((i: any) => i.method === 'qwen-oauth');
+    };
+    dialogs.button = (_m, buttons) => (buttons.includes('Copy code & open browser') ? 'Copy code & open browser' : undefined);
+    mock.env.openExternal.mockImplementation(async (uri: vscode.Uri) => {
+      const code = new URL(uri.toString(true)).searchParams.get('user_code');
+      await http(`${oauth.url}/_fake/approve?user_code=${encodeURIComponent(code!)}`, {}); // the user clicks Approve
+      return true;
+    });
+    const final = await ext.signIn();
+    expect(final).toMatchObject({ phase: 'signedIn', method: 'qwen-oauth' });
+    const note = dialogs.shown.find((n) => /enter code/.test(n.message))!;
+    const code = /enter code (\S+)/.exec(note.message)![1];
+    expect(mock.env.clipboard.writeText).toHaveBeenCalledWith(code);
+    expect(String(mock.env.openExternal.mock.calls[0][0].toString(true))).toMatch(new RegExp(`^${oauth.url}/authorize\\?user_code=${code}(&|$)`));
+    await waitState(ext, 'ready');
+    expect(statusItem().text).toMatch(/^\$\(sparkle\) Qwen Coder/);
+    expect(fs.existsSync(path.join(home.qwenHome, 'oauth_creds.json'))).toBe(true);
+    expect(dialogs.shown.some((n) => /signed in with Qwen OAuth/.test(n.message))).toBe(true);
+  });
+
+  test('Qwen OAuth: denied in the browser fails with an actionable message', async () => {
+    home = tempHome({ security: { auth: { selectedType: 'qwen-oauth' } } }, { QWEN_OAUTH_BASE_URL: oauth.url });
+    const ext = await start();
+    await waitState(ext, 'needsAuth');
+    dialogs.button = (_m, buttons) => (buttons.includes('Copy code & open browser') ? 'Copy code & open browser' : undefined);
+    mock.env.openExternal.mockImplementation(async (uri: vscode.Uri) => {
+      const code = new URL(uri.toString(true)).searchParams.get('user_code');
+      await http(`${oauth.url}/_fake/deny?user_code=${encodeURIComponent(code!)}`, {});
+      return true;
+    });
+    const final = await ext.signIn('qwen-oauth');
+    expect(final.phase).toBe('failed');
+    expect(dialogs.shown.some((n) => n.severity === 'error' && /sign-in failed/.test(n.message) && n.buttons.includes('Try again'))).toBe(true);
+  });
+
+  test('Qwen OAuth: cancelling the progress stops waiting', async () => {
+    home = tempHome({ security: { auth: { selectedType: 'qwen-oauth' } } }, { QWEN_OAUTH_BASE_URL: oauth.url });
+    const ext = await start();
+    await waitState(ext, 'needsAuth');
+    let cancel!: () => void;
+    dialogs.cancelProgress = new Promise<void>((r) => (cancel = r));
+    dialogs.button = (m) => {
+      if (/enter code/.test(m)) setTimeout(cancel, 100);
+      return undefined;
+    };
+    const final = await ext.signIn('qwen-oauth');
+    expect(final.phase).toBe('cancelled');
+    expect(mock.env.openExternal).not.toHaveBeenCalled();
+  });
+});
+
+describe('model picker', () => {
+  test('grouped by protocol from qwen/listModels; choosing calls qwen/selectModel and persists', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    const ext = await start();
+    await waitState(ext, 'ready');
+    let offered: any[] = [];
+    dialogs.createQuickPick = (items) => {
+      offered = items;
+      return items.find((i: any) => i.label.endsWith('Fake Two'));
+    };
+    const res = await ext.selectModel();
+    expect(res?.current).toBe('fake-model-2');
+    const seps = offered.filter((i) => i.kind === mock.QuickPickItemKind.Separator).map((i) => i.label);
+    expect(seps).toEqual(['OpenAI-compatible', 'Anthropic', '']);
+    expect(offered.find((i) => i.label.includes('Claude Without Key')).description).toContain('no credentials');
+    expect(offered.find((i) => i.label.includes('$(check)')).label).toBe('$(check) Fake');
+    await waitFor(() => statusItem().text === '$(sparkle) Fake Two', 10000, 'status bar to show Fake Two');
+    expect(fs.readFileSync(path.join(home.qwenHome, 'settings.json'), 'utf8')).toContain('fake-model-2');
+  });
+});
+
+describe('inline completions and errors', () => {
+  const docUri = () => vscode.Uri.file(path.join(home.dir, 'demo.py'));
+  async function setup(settingsJson: unknown, env: Record<string, string> = {}) {
+    home = tempHome(settingsJson, env);
+    const ext = await start();
+    const provider = (mock.languages.registerInlineCompletionItemProvider as any).mock.calls.at(-1)[1] as QwenInlineCompletionProvider;
+    await waitFor(() => ext.status, 15000, 'first qwen/status');
+    await ext.client!.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: ext.client!.code2ProtocolConverter.asUri(docUri()), languageId: 'python', version: 1, text: 'def answer():\n    ' },
+    });
+    return { ext, provider };
+  }
+  const tokenSource = () => {
+    const listeners: (() => void)[] = [];
+    const token = { isCancellationRequested: false, onCancellationRequested: (f: () => void) => (listeners.push(f), { dispose() {} }) };
+    return { token, cancel: () => ((token.isCancellationRequested = true), listeners.forEach((f) => f())) };
+  };
+  const automatic = { triggerKind: 1, selectedCompletionInfo: undefined } as any;
+  const doc = () => ({ uri: docUri() }) as any;
+  const pos = new vscode.Position(1, 4);
+
+  test('ghost text from the server; toggle and debounce-cancel send nothing upstream', async () => {
+    const { ext, provider } = await setup(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    await waitState(ext, 'ready');
+    settings['qwen.inlineCompletions.debounceMs'] = 150;
+    const items = await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any);
+    expect(items?.[0].insertText).toBe(GHOST);
+    const sent = (await http(`${upstream.url}/_fake/requests`)).length;
+    expect(sent).toBe(1);
+
+    // a keystroke during the debounce cancels: no request at all
+    const t = tokenSource();
+    const p = provider.provideInlineCompletionItems(doc(), pos, automatic, t.token as any);
+    setTimeout(t.cancel, 20);
+    expect(await p).toBeUndefined();
+
+    settings['qwen.inlineCompletions.enable'] = false;
+    expect(await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await http(`${upstream.url}/_fake/requests`)).length).toBe(sent);
+  });
+
+  test('a new keystroke cancels the request in flight and the upstream connection closes', async () => {
+    const { ext, provider } = await setup(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    await waitState(ext, 'ready');
+    settings['qwen.inlineCompletions.debounceMs'] = 0;
+    await http(`${upstream.url}/_fake/reset`, {});
+    await http(`${upstream.url}/_fake/script`, { route: 'chat', behaviours: [{ text: 'too late', hold: 'g1', hold_at: 1 }] });
+    const t = tokenSource();
+    const p = provider.provideInlineCompletionItems(doc(), pos, automatic, t.token as any);
+    await waitFor(async () => (await http(`${upstream.url}/_fake/requests`)).length === 1, 10000, 'the request upstream');
+    t.cancel();
+    expect(await p).toBeUndefined();
+    await waitFor(async () => (await http(`${upstream.url}/_fake/connections`)).some((c: any) => c.closed_by === 'client'), 10000,
+      'the server to close the upstream connection');
+    await http(`${upstream.url}/_fake/release`, { gate: 'g1' });
+    expect(dialogs.shown.filter((n) => n.severity === 'error')).toHaveLength(0);
+  });
+
+  test('auth error (data.kind) -> "Sign in again", shown once per minute', async () => {
+    const { ext, provider } = await setup(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-revoked-1111' });
+    await waitState(ext, 'ready');
+    await http(`${upstream.url}/_fake/config`, { valid_keys: ['sk-some-other-key'] }); // the key was revoked
+    settings['qwen.inlineCompletions.debounceMs'] = 0;
+    for (let i = 0; i < 3; i++) {
+      expect(await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any)).toBeUndefined();
+    }
+    const errs = dialogs.shown.filter((n) => n.severity === 'error');
+    expect(errs).toHaveLength(1);
+    expect(errs[0].message).toMatch(/^Qwen inline completion/);
+    expect(errs[0].buttons).toContain('Sign in again');
+  });
+
+  test('config error -> "Open settings.json" opens the user settings file', async () => {
+    const s = { modelProviders: { openai: [{ id: 'remote', name: 'Remote', envKey: 'FAKE_KEY', baseUrl: 'http://example.invalid/v1' }] }, security: { auth: { selectedType: 'openai' } } };
+    const { ext } = await setup(s, { FAKE_KEY: 'sk-unit-fake-1111' });
+    dialogs.button = (_m, b) => (b.includes('Open settings.json') ? 'Open settings.json' : undefined);
+    await waitFor(() => ext.status, 15000, 'status');
+    const complete = await ext.client!.sendRequest('qwen/complete', { prompt: 'x' }).then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(complete?.data?.kind).toBe('config');
+    ext.reportError(complete, 'Qwen');
+    const err = dialogs.shown.find((n) => n.severity === 'error')!;
+    expect(err.message).toContain('example.invalid');
+    await waitFor(() => (mock.window.showTextDocument as any).mock.calls.length > 0, 5000, 'settings.json to open');
+    expect((mock.window.showTextDocument as any).mock.calls[0][0].fsPath).toBe(path.join(home.qwenHome, 'settings.json'));
+  });
+});
+
+describe('show configuration', () => {
+  test('renders qwen/config with sources and masked secrets', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-secret-7777' });
+    const ext = await start();
+    await waitState(ext, 'ready');
+    await ext.showConfig();
+    const provider = (mock.workspace.registerTextDocumentContentProvider as any).mock.calls.at(-1)[1];
+    const md: string = provider.provideTextDocumentContent(QwenExtension.configUri);
+    expect(md).toContain('# Qwen: effective configuration');
+    expect(md).toContain('env QWEN_HOME');
+    expect(md).toContain('7777');
+    expect(md).not.toContain('sk-unit-fake-secret-7777');
+    expect(mock.window.showTextDocument).toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,240 @@
+// The pure modules: no server, no vscode.
+import { describe, expect, test } from 'vitest';
+import { renderConfigMarkdown } from '../../src/configView';
+import { describeError, NotificationThrottle, RestartBudget } from '../../src/errors';
+import { buildModelPicker, modelRows } from '../../src/models';
+import { ERROR_KINDS, ModelList, QwenStatus } from '../../src/protocol';
+import { resolveServerCommand } from '../../src/serverCommand';
+import { describeWaiting, signInReducer, SignInState } from '../../src/signin';
+import { renderStarting, renderStatus, renderStopped } from '../../src/status';
+
+describe('status rendering', () => {
+  const model = { id: 'qwen3-coder-plus', name: 'Qwen3 Coder Plus', protocol: 'openai' };
+  test.each([
+    ['ready', '$(sparkle) Qwen3 Coder Plus', 'signed in', 'normal'],
+    ['signingIn', '$(sync~spin) Qwen3 Coder Plus: signing in', 'signing in', 'normal'],
+    ['needsAuth', '$(key) Qwen3 Coder Plus: needs sign-in', 'needs sign-in', 'warning'],
+    ['error', '$(error) Qwen3 Coder Plus: error', 'error', 'error'],
+  ] as const)('%s', (state, text, label, severity) => {
+    const v = renderStatus({ state, authType: 'openai', model, message: state === 'error' ? 'settings.json is broken' : undefined });
+    expect(v.text).toBe(text);
+    expect(v.stateLabel).toBe(label);
+    expect(v.severity).toBe(severity);
+    expect(v.command).toBe('qwen.selectModel');
+    expect(v.tooltip).toContain('Provider: OpenAI-compatible');
+    expect(v.tooltip).toContain('Qwen3 Coder Plus (qwen3-coder-plus)');
+    expect(v.tooltip).toContain(`State: ${label}`);
+    if (state === 'error') expect(v.tooltip).toContain('settings.json is broken');
+  });
+
+  test('no model: generic name, provider from authType', () => {
+    const v = renderStatus({ state: 'needsAuth', authType: 'qwen-oauth', model: null });
+    expect(v.text).toBe('$(key) Qwen: needs sign-in');
+    expect(v.tooltip).toContain('no model selected');
+    expect(v.tooltip).toContain('Provider: Qwen OAuth');
+  });
+
+  test('nothing configured at all', () => {
+    const v = renderStatus({ state: 'needsAuth', authType: null, model: null });
+    expect(v.tooltip).toContain('Provider: no provider');
+  });
+
+  test('model without a name shows its id; unknown state is still rendered', () => {
+    expect(renderStatus({ state: 'ready', model: { id: 'm1', protocol: 'gemini' } }).text).toBe('$(sparkle) m1');
+    const odd = renderStatus({ state: 'weird' as QwenStatus['state'], model: null });
+    expect(odd.text).toContain('weird');
+    expect(odd.severity).toBe('warning');
+  });
+
+  test('starting and stopped', () => {
+    expect(renderStarting().stateLabel).toBe('starting');
+    expect(renderStopped('crashed').tooltip).toContain('crashed');
+    expect(renderStopped().command).toBe('qwen.showLog');
+  });
+});
+
+describe('model picker grouping', () => {
+  const list: ModelList = {
+    authType: 'openai',
+    current: 'gpt-x',
+    models: [
+      { id: 'claude-y', name: 'Claude Y', protocol: 'anthropic', hasCredentials: false, current: false },
+      { id: 'gpt-x', name: 'GPT X', protocol: 'openai', baseUrl: 'http://127.0.0.1:1/v1', hasCredentials: true, current: true },
+      { id: 'coder-model', name: 'Qwen Coder', protocol: 'qwen-oauth', hasCredentials: true, current: false },
+      { id: 'gpt-z', protocol: 'openai', hasCredentials: true, current: false },
+      { id: 'exotic', protocol: 'something-new', hasCredentials: true, current: false },
+      { id: 'gem', protocol: 'gemini', hasCredentials: false, current: false },
+    ],
+  };
+  const rows = buildModelPicker(list);
+
+  test('separators in protocol order, unknown protocols last, server order kept inside a group', () => {
+    const seps = rows.filter((r) => r.kind === 'separator').map((r) => r.label);
+    expect(seps).toEqual(['Qwen OAuth', 'OpenAI-compatible', 'Anthropic', 'Gemini', 'something-new', '']);
+    expect(modelRows(rows).map((r) => r.model.id)).toEqual(['coder-model', 'gpt-x', 'gpt-z', 'claude-y', 'gem', 'exotic']);
+  });
+
+  test('current model is marked, models without credentials are flagged', () => {
+    const byId = Object.fromEntries(modelRows(rows).map((r) => [r.model.id, r]));
+    expect(byId['gpt-x'].picked).toBe(true);
+    expect(byId['gpt-x'].label).toBe('$(check) GPT X');
+    expect(byId['gpt-x'].description).toContain('current');
+    expect(byId['gpt-x'].detail).toBe('http://127.0.0.1:1/v1');
+    expect(byId['claude-y'].label).toBe('$(lock) Claude Y');
+    expect(byId['claude-y'].description).toContain('no credentials');
+    expect(byId['gpt-z'].label).toBe('$(blank) gpt-z');
+    expect(byId['gpt-z'].description).not.toContain('no credentials');
+    expect(Object.values(byId).filter((r) => r.picked)).toHaveLength(1);
+  });
+
+  test('a trailing sign-in action; an empty list still offers it', () => {
+    expect(rows[rows.length - 1]).toMatchObject({ kind: 'action', action: 'signIn' });
+    const empty = buildModelPicker({ authType: null, current: null, models: [] });
+    expect(empty.filter((r) => r.kind === 'model')).toHaveLength(0);
+    expect(empty[empty.length - 1]).toMatchObject({ kind: 'action' });
+  });
+});
+
+describe('sign-in state machine', () => {
+  const idle: SignInState = { phase: 'idle' };
+  const run = (s: SignInState, ...events: Parameters<typeof signInReducer>[1][]) => events.reduce(signInReducer, s);
+
+  test('Qwen OAuth: pending, then ready through qwen/status', () => {
+    let s = run(idle, { type: 'start' }, { type: 'methodChosen', method: 'qwen-oauth', needsKey: false });
+    expect(s.phase).toBe('requesting');
+    // a status sent before the answer is ignored
+    s = signInReducer(s, { type: 'status', status: { state: 'needsAuth', model: null } });
+    expect(s.phase).toBe('requesting');
+    s = signInReducer(s, {
+      type: 'authResult',
+      now: 1000,
+      result: { status: 'pending', method: 'qwen-oauth', userCode: 'ABCD-EFGH', verificationUri: 'http://127.0.0.2:1/authorize', expiresIn: 300 },
+    });
+    expect(s).toMatchObject({ phase: 'waitingForBrowser', userCode: 'ABCD-EFGH', expiresAt: 301_000 });
+    expect(describeWaiting(s as any)).toContain('ABCD-EFGH');
+    s = signInReducer(s, { type: 'status', status: { state: 'signingIn', model: null } });
+    expect(s.phase).toBe('waitingForBrowser');
+    s = signInReducer(s, { type: 'tick', now: 2000 });
+    expect(s.phase).toBe('waitingForBrowser');
+    s = signInReducer(s, { type: 'status', status: { state: 'ready', model: { id: 'coder-model', protocol: 'qwen-oauth' } } });
+    expect(s).toEqual({ phase: 'signedIn', method: 'qwen-oauth', model: 'coder-model' });
+    // terminal states stay put
+    expect(signInReducer(s, { type: 'cancel' })).toBe(s);
+    expect(signInReducer(s, { type: 'status', status: { state: 'error', model: null } })).toBe(s);
+  });
+
+  test('Qwen OAuth: denied or failed reported through qwen/status', () => {
+    const waiting = run(idle, { type: 'start' }, { type: 'methodChosen', method: 'qwen-oauth', needsKey: false }, {
+      type: 'authResult', now: 0, result: { status: 'pending', userCode: 'X' },
+    });
+    expect(signInReducer(waiting, { type: 'status', status: { state: 'needsAuth', model: null, message: 'access denied' } }))
+      .toEqual({ phase: 'failed', method: 'qwen-oauth', message: 'access denied' });
+    expect(signInReducer(waiting, { type: 'status', status: { state: 'error', model: null } })).toMatchObject({ phase: 'failed' });
+  });
+
+  test('Qwen OAuth: code expires', () => {
+    const waiting = run(idle, { type: 'start' }, { type: 'methodChosen', method: 'qwen-oauth', needsKey: false }, {
+      type: 'authResult', now: 0, result: { status: 'pending', userCode: 'X', expiresIn: 2 },
+    });
+    expect(signInReducer(waiting, { type: 'tick', now: 1999 }).phase).toBe('waitingForBrowser');
+    expect(signInReducer(waiting, { type: 'tick', now: 2000 })).toMatchObject({ phase: 'failed', message: expect.stringContaining('expired') });
+  });
+
+  test('Qwen OAuth with a cached token signs in at once', () => {
+    const s = run(idle, { type: 'start' }, { type: 'methodChosen', method: 'qwen-oauth', needsKey: false }, {
+      type: 'authResult', now: 0, result: { status: 'signedIn', method: 'qwen-oauth' },
+    });
+    expect(s.phase).toBe('signedIn');
+  });
+
+  test('API key: ask, send, answer', () => {
+    let s = run(idle, { type: 'start' }, { type: 'methodChosen', method: 'anthropic', needsKey: true });
+    expect(s).toEqual({ phase: 'askingKey', method: 'anthropic' });
+    s = signInReducer(s, { type: 'keyEntered' });
+    expect(s.phase).toBe('requesting');
+    expect(signInReducer(s, { type: 'authResult', now: 0, result: { status: 'signedIn', method: 'anthropic' } }).phase).toBe('signedIn');
+    expect(signInReducer(s, { type: 'authResult', now: 0, result: { status: 'failed', message: 'bad key' } }))
+      .toEqual({ phase: 'failed', method: 'anthropic', message: 'bad key' });
+    expect(signInReducer(s, { type: 'authError', message: 'boom' })).toMatchObject({ phase: 'failed', message: 'boom' });
+  });
+
+  test('cancel from every non-terminal phase', () => {
+    for (const s of [
+      { phase: 'choosing' },
+      { phase: 'askingKey', method: 'openai' },
+      { phase: 'requesting', method: 'openai' },
+      { phase: 'waitingForBrowser', method: 'qwen-oauth' },
+    ] as SignInState[]) {
+      expect(signInReducer(s, { type: 'cancel' }).phase).toBe('cancelled');
+    }
+    // events that do not belong to the phase are ignored
+    expect(signInReducer({ phase: 'choosing' }, { type: 'keyEntered' })).toEqual({ phase: 'choosing' });
+    expect(signInReducer({ phase: 'choosing' }, { type: 'start' })).toEqual({ phase: 'choosing' });
+    expect(signInReducer({ phase: 'failed', message: 'x' }, { type: 'start' })).toEqual({ phase: 'choosing' });
+  });
+});
+
+describe('errors', () => {
+  const err = (kind: string, extra: object = {}) => ({ code: -32603, message: 'it broke', data: { kind, ...extra } });
+
+  test('every kind has a view; actionable kinds offer the right buttons', () => {
+    for (const k of ERROR_KINDS) expect(describeError(err(k)).kind).toBe(k);
+    expect(describeError(err('auth')).actions.map((a) => a.title)).toContain('Sign in again');
+    expect(describeError(err('config')).actions.map((a) => a.title)).toContain('Open settings.json');
+    expect(describeError(err('quota', { retryAfter: 2.2 })).message).toContain('Retry after 3 s');
+    expect(describeError(err('upstream', { provider: 'openai' }), 'Qwen').message).toBe('Qwen (openai): it broke');
+    expect(describeError(err('cancelled')).severity).toBe('none');
+    expect(describeError({ code: -32800, message: 'cancelled' }).severity).toBe('none');
+    expect(describeError(new Error('plain')).kind).toBe('unknown');
+    expect(describeError(err('nonsense')).kind).toBe('unknown');
+  });
+
+  test('throttle and restart budget', () => {
+    const t = new NotificationThrottle(1000);
+    expect(t.shouldShow('auth', 0)).toBe(true);
+    expect(t.shouldShow('auth', 500)).toBe(false);
+    expect(t.shouldShow('quota', 500)).toBe(true);
+    expect(t.shouldShow('auth', 1000)).toBe(true);
+    const b = new RestartBudget(2, 1000);
+    expect([b.tryRestart(0), b.tryRestart(1), b.tryRestart(2)]).toEqual([true, true, false]);
+    expect(b.tryRestart(1001)).toBe(true);
+  });
+});
+
+describe('server command', () => {
+  const exe = new Set(['/venv/bin/qwen-lsp', '/usr/local/bin/qwen-lsp']);
+  const isExecutable = (f: string) => exe.has(f);
+
+  test('setting wins, ~ expanded, args kept', () => {
+    expect(resolveServerCommand({ configured: '~/bin/q', args: ['--model', 'm'], homeDir: '/home/u', pathEnv: '/usr/local/bin', isExecutable }))
+      .toEqual({ ok: true, command: '/home/u/bin/q', args: ['--model', 'm'], source: 'setting' });
+  });
+  test('PATH, then the selected Python environment', () => {
+    expect(resolveServerCommand({ pathEnv: '/nope:/usr/local/bin', pythonInterpreters: ['/venv/bin/python'], isExecutable }))
+      .toMatchObject({ command: '/usr/local/bin/qwen-lsp', source: 'PATH' });
+    expect(resolveServerCommand({ pathEnv: '/nope', pythonInterpreters: ['/other/python', '/venv/bin/python3'], isExecutable }))
+      .toMatchObject({ command: '/venv/bin/qwen-lsp', source: 'python' });
+  });
+  test('nothing found is an actionable message', () => {
+    const r = resolveServerCommand({ pathEnv: '/nope', isExecutable });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toContain('qwen.server.command');
+  });
+});
+
+describe('configuration rendering', () => {
+  test('values with sources, nested sections, lists, raw JSON', () => {
+    const md = renderConfigMarkdown({
+      qwenHome: '/h/.qwen',
+      authType: { value: 'openai', source: 'settings: /h/.qwen/settings.json' },
+      env: { OPENAI_API_KEY: { value: 'sk-…abcd', source: 'env' } },
+      models: [{ id: 'm1', protocol: 'openai' }],
+      diagnostics: [],
+    });
+    expect(md).toContain('| authType | `openai` | settings: /h/.qwen/settings.json |');
+    expect(md).toContain('| OPENAI_API_KEY | `sk-…abcd` | env |');
+    expect(md).toContain('**m1**');
+    expect(md).toContain('diagnostics (0)');
+    expect(md).toContain('"qwenHome": "/h/.qwen"');
+  });
+});

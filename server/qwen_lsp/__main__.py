@@ -16,6 +16,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"qwen-lsp {__version__}")
     p.add_argument("--tcp", action="store_true", help="serve over TCP instead of stdio")
+    # Clients such as vscode-languageclient append --stdio; stdio is the default anyway.
+    p.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     _add_launch_flags(p)
@@ -38,18 +40,19 @@ def _add_launch_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--openai-base-url")
 
 
+def _launch_options(ns: argparse.Namespace) -> dict[str, str | None]:
+    return {
+        "authType": ns.auth_type,
+        "model": ns.model,
+        "openaiApiKey": ns.openai_api_key,
+        "openaiBaseUrl": ns.openai_base_url,
+    }
+
+
 def _overrides(ns: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .config import Overrides
 
-    return Overrides.from_options(
-        {
-            "authType": ns.auth_type,
-            "model": ns.model,
-            "openaiApiKey": ns.openai_api_key,
-            "openaiBaseUrl": ns.openai_base_url,
-        },
-        "flag",
-    )
+    return Overrides.from_options(_launch_options(ns), "flag")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,8 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor.run(ns.workspace or os.getcwd(), _overrides(ns), ns.json)
     from . import server
 
+    # The resolver (and pydantic) load after `initialize` is answered: pass plain options.
     return server.serve(
-        _overrides(ns),
+        _launch_options(ns),
         tcp=(ns.host, ns.port) if ns.tcp else None,
         log_file=ns.log_file,
         log_level=ns.log_level,

@@ -9,8 +9,8 @@ import asyncio
 import functools
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from lsprotocol import types
@@ -19,10 +19,16 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
 from . import __version__, redact
-from .config import Overrides
 from .errors import QwenError
-from .params import AuthParams, CompleteParams, SelectModelParams, parse
-from .service import AUTH_METHODS, DocumentContext, QwenService
+from .target import AUTH_TYPES
+
+if TYPE_CHECKING:
+    from .params import CompleteParams
+    from .service import QwenService
+
+# Start-up budget (design.md §5: within 1.3x of a bare pygls server): nothing that pulls in
+# pydantic (config/, params, service), httpx, authlib or the providers is imported before the
+# `initialize` answer is on its way. The service is built right after that answer is written.
 
 log = logging.getLogger("qwen_lsp")
 
@@ -80,24 +86,56 @@ class QwenProtocol(LanguageServerProtocol):
                 "methods": list(METHODS),
                 "notifications": ["qwen/status"],
                 "commands": list(COMMANDS),
-                "authMethods": list(AUTH_METHODS),
+                "authMethods": list(AUTH_TYPES),
             }
         }
         return result
 
 
 class QwenLanguageServer(LanguageServer):
-    def __init__(self, service: QwenService) -> None:
+    def __init__(
+        self,
+        service: QwenService | Callable[[], QwenService],
+    ) -> None:
         super().__init__(
             "qwen-lsp",
             __version__,
             protocol_cls=QwenProtocol,
             converter_factory=_raw_params_converter,
         )
-        self.service = service
+        self._service: QwenService | None = None
+        self._make_service: Callable[[], QwenService] | None = None
+        if hasattr(service, "configure"):
+            self._service = service  # type: ignore[assignment]
+        else:
+            self._make_service = service  # type: ignore[assignment]
+        self._on_service: list[Callable[[QwenService], None]] = []
+        # What `initialize` said, applied when the service is built (see `service`).
+        self._pending_config: tuple[str, dict[str, Any]] | None = None
         self.got_initialize = False  # the `initialize` request arrived
         self.initialized = False  # the `initialized` notification arrived
         self.inline_tasks: dict[str, asyncio.Task[Any]] = {}
+
+    @property
+    def service(self) -> QwenService:
+        """The domain service, built on first use (it imports the resolver and pydantic)."""
+        svc = self._service
+        if svc is None:
+            assert self._make_service is not None
+            svc = self._service = self._make_service()
+            for fn in self._on_service:
+                fn(svc)
+        if self._pending_config is not None:
+            folder, opts = self._pending_config
+            self._pending_config = None
+            svc.configure(workspace=folder, options=opts)
+        return svc
+
+    def when_service(self, fn: Callable[[QwenService], None]) -> None:
+        if self._service is not None:
+            fn(self._service)
+        else:
+            self._on_service.append(fn)
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -161,6 +199,8 @@ def _check_position(lines: Any, line: int, character: int, units_of: Callable[[s
 
 
 def _document_context(ls: QwenLanguageServer, uri: str, line: int, character: int) -> Any:
+    from .service import DocumentContext
+
     doc = ls.workspace.text_documents.get(uri)
     if doc is None:
         raise QwenError(
@@ -175,14 +215,15 @@ def _document_context(ls: QwenLanguageServer, uri: str, line: int, character: in
     return DocumentContext(prefix, suffix, _path_of(uri) or uri)
 
 
-def build_server(service: QwenService) -> QwenLanguageServer:
+def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLanguageServer:
+    """`service` may be a factory: then it is built after `initialize` has been answered."""
     server = QwenLanguageServer(service)
 
     def send_status(st: dict[str, Any]) -> None:
         if server.initialized:
             server.protocol.notify("qwen/status", st)
 
-    service.add_listener(send_status)
+    server.when_service(lambda svc: svc.add_listener(send_status))
 
     @server.feature(types.INITIALIZE)
     def on_initialize(ls: QwenLanguageServer, params: types.InitializeParams) -> None:
@@ -193,7 +234,12 @@ def build_server(service: QwenService) -> QwenLanguageServer:
             folder = _path_of(params.root_uri) or params.root_path
         ls.got_initialize = True
         opts = params.initialization_options
-        ls.service.configure(workspace=folder or "", options=opts if isinstance(opts, dict) else {})
+        ls._pending_config = (folder or "", opts if isinstance(opts, dict) else {})
+        if ls._service is not None:
+            _ = ls.service  # already built: apply now
+        else:
+            # Build the service (imports pydantic & co.) once this answer has been written.
+            asyncio.get_running_loop().call_soon(lambda: ls.service)
 
     @server.feature(types.INITIALIZED)
     def on_initialized(ls: QwenLanguageServer, params: types.InitializedParams) -> None:
@@ -203,7 +249,8 @@ def build_server(service: QwenService) -> QwenLanguageServer:
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: QwenLanguageServer, params: Any) -> None:
-        await ls.service.aclose()
+        if ls._service is not None:
+            await ls._service.aclose()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def on_config(ls: QwenLanguageServer, params: types.DidChangeConfigurationParams) -> None:
@@ -216,6 +263,8 @@ def build_server(service: QwenService) -> QwenLanguageServer:
     @server.feature("qwen/auth")
     @rpc
     async def on_auth(ls: QwenLanguageServer, params: Any) -> Any:
+        from .params import AuthParams, parse
+
         return await ls.service.auth(parse(AuthParams, params))
 
     @server.feature("qwen/signOut")
@@ -231,6 +280,8 @@ def build_server(service: QwenService) -> QwenLanguageServer:
     @server.feature("qwen/selectModel")
     @rpc
     async def on_select_model(ls: QwenLanguageServer, params: Any) -> Any:
+        from .params import SelectModelParams, parse
+
         return ls.service.select_model(parse(SelectModelParams, params))
 
     @server.feature("qwen/config")
@@ -241,6 +292,8 @@ def build_server(service: QwenService) -> QwenLanguageServer:
     @server.feature("qwen/complete")
     @rpc
     async def on_complete(ls: QwenLanguageServer, params: Any) -> Any:
+        from .params import CompleteParams, parse
+
         p: CompleteParams = parse(CompleteParams, params)
         doc = None
         if p.textDocument is not None or p.position is not None:
@@ -277,6 +330,7 @@ def build_server(service: QwenService) -> QwenLanguageServer:
             r = ls.service.resolution()
             if r.model is None or r.auth_problem() is not None:
                 return types.InlineCompletionList(items=[])  # the status bar says why
+            from .params import CompleteParams
             from .service import build_request
 
             request = build_request(CompleteParams(), doc)
@@ -303,6 +357,8 @@ def build_server(service: QwenService) -> QwenLanguageServer:
         arg = args[0] if args else {}
         if isinstance(arg, str):
             arg = {"method": arg}
+        from .params import AuthParams, parse
+
         return await ls.service.auth(parse(AuthParams, arg))
 
     @server.command("qwen.signOut")
@@ -316,6 +372,8 @@ def build_server(service: QwenService) -> QwenLanguageServer:
         arg = args[0] if args else {}
         if isinstance(arg, str):
             arg = {"id": arg}
+        from .params import SelectModelParams, parse
+
         return ls.service.select_model(parse(SelectModelParams, arg))
 
     return server
@@ -349,16 +407,25 @@ def setup_logging(level: str = "INFO", log_file: str | None = None) -> None:
 
 
 def serve(
-    launch: Overrides,
+    launch: Mapping[str, Any],
     tcp: tuple[str, int] | None = None,
     log_file: str | None = None,
     log_level: str = "INFO",
 ) -> int:
+    """Serve until `exit`. `launch` holds the launch flags as option names (`authType`, `model`,
+    `openaiApiKey`, `openaiBaseUrl`)."""
     setup_logging(log_level, log_file)
-    service = QwenService(launch)
-    server = build_server(service)
+
+    def make_service() -> QwenService:
+        from .config import Overrides
+        from .service import QwenService
+
+        return QwenService(Overrides.from_options(dict(launch), "flag"))
+
+    server = build_server(make_service)
     if tcp is not None:
         server.start_tcp(*tcp)
-    else:
-        server.start_io()
-    return 0
+        return 0
+    from .stdio import start_stdio
+
+    return start_stdio(server)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pynvim
 import pytest
+
 from tests.fakes.llm_upstream import FakeUpstream
 
 REPO = Path(__file__).resolve().parents[3]

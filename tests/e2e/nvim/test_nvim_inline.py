@@ -4,6 +4,7 @@ dismissed, and the in-flight request cancelled when the user moves on."""
 from __future__ import annotations
 
 import pytest
+
 from tests.fakes.llm_upstream import Behaviour
 
 from .conftest import openai_models, wait_until

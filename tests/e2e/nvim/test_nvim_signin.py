@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.fakes.oauth_server import FakeOAuthServer
 
 from .conftest import wait_until

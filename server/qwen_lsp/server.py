@@ -67,8 +67,13 @@ def _raw_params_converter() -> Any:
     from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage
 
     conv = default_converter()
-    conv.register_structure_hook(JsonRPCRequestMessage, lambda obj, cls: cls(**obj))
-    conv.register_structure_hook(JsonRPCNotification, lambda obj, cls: cls(**obj))
+    # JSON-RPC lets a request leave out `params`.
+    conv.register_structure_hook(
+        JsonRPCRequestMessage, lambda obj, cls: cls(**{"params": None, **obj})
+    )
+    conv.register_structure_hook(
+        JsonRPCNotification, lambda obj, cls: cls(**{"params": None, **obj})
+    )
     return conv
 
 
@@ -379,6 +384,17 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
     return server
 
 
+class _NoPyglsTracebacks(logging.Filter):
+    """pygls logs a full traceback for every ill-typed message from a client; the one-line
+    message says enough and keeps the editor's output panel readable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("pygls") and record.exc_info:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class _DropExpected(logging.Filter):
     """pygls logs every handler exception with a traceback; ours are expected answers."""
 
@@ -397,6 +413,7 @@ def setup_logging(level: str = "INFO", log_file: str | None = None) -> None:
     for h in handlers:
         h.setFormatter(fmt)
         h.addFilter(_DropExpected())
+        h.addFilter(_NoPyglsTracebacks())
         root.addHandler(h)
     redact.install_log_filter(*handlers)
     root.setLevel(logging.WARNING)

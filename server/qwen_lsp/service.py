@@ -269,11 +269,11 @@ class QwenService:
             return {"status": "failed", "method": method, "message": "internal mismatch"}
         if not info.has_credentials:
             return {"status": "failed", "method": method, "message": trial.auth_problem()}
-        target = trial.target(info)
         message: str | None = None
         from . import providers
 
         try:
+            target = trial.target(info)  # refuses plain http to a remote host, for one
             await providers.check_credentials(target)
         except QwenError as e:
             if e.kind in ("auth", "config"):

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import stat
 import sys
 from typing import TYPE_CHECKING, BinaryIO
@@ -112,7 +113,7 @@ async def read_messages(
             await reader.readexactly(e.consumed)
             continue
         try:
-            length = parse_headers(block)
+            length = parse_headers(_resync(block))
         except FramingError as e:
             log.error("Skipping a message with a bad header: %s", e)
             continue
@@ -128,13 +129,56 @@ async def read_messages(
             if writer is not None:
                 writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(_PARSE_ERROR), _PARSE_ERROR))
             continue
-        except Exception as exc:  # e.g. pygls could not structure it
-            log.error("Skipping a message pygls could not read: %s", type(exc).__name__)
+        except Exception as exc:  # pygls could not structure it, or it nests too deeply
+            log.error("A message pygls could not read: %s", type(exc).__name__)
+            if writer is not None:
+                answer = _unreadable_answer(body)
+                if answer is not None:
+                    writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer))
             continue
         try:
             protocol.handle_message(message)
         except Exception:
             log.exception("Unable to handle message")
+
+
+def _resync(block: bytes) -> bytes:
+    """Junk before a header block (the rest of a message we skipped) must not desynchronise
+    the stream for good: start from the last Content-Length header when there is junk."""
+    at = block.rfind(b"Content-Length:")
+    if at > 0:
+        try:
+            parse_headers(block)
+        except FramingError:
+            return block[at:]
+    return block
+
+
+_ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
+
+
+def _unreadable_answer(body: bytes) -> bytes | None:
+    """Every request gets an answer, even one whose params do not fit the LSP type (-32602)
+    or that nests too deeply to parse (-32700); notifications get none."""
+    try:
+        raw = json.loads(body)
+    except RecursionError:
+        m = _ID.search(body[:4096])
+        rid = m.group(1).decode() if m else "null"
+        return (
+            b'{"jsonrpc":"2.0","id":%s,"error":{"code":-32700,'
+            b'"message":"Parse error: the message is nested too deeply"}}' % rid.encode()
+        )
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or "id" not in raw or not isinstance(raw.get("method"), str):
+        return None
+    answer = {
+        "jsonrpc": "2.0",
+        "id": raw["id"],
+        "error": {"code": -32602, "message": f"Invalid params for {raw['method'][:200]}"},
+    }
+    return json.dumps(answer).encode()
 
 
 async def _serve(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> None:

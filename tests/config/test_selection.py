@@ -361,7 +361,8 @@ def test_plain_http_is_refused_off_loopback(w: World) -> None:
                 ]
             }
         },
-        "workspace",
+        # User scope: a workspace entry would not get the shell's key at all (security.md §4).
+        "user",
     )
     r = w.resolve({"K": "sk-secret-0000001"})
     assert "plain http" in diag_text(r)

@@ -48,8 +48,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qwen_lsp import redact
+from qwen_lsp.config.files import read_regular
 from qwen_lsp.errors import QwenError
 from qwen_lsp.fsutil import atomic_write_text
+
+MAX_CREDENTIALS_BYTES = 1024 * 1024  # a real token file is a few hundred bytes
 
 log = logging.getLogger("qwen_lsp.auth.token_store")
 
@@ -198,7 +201,7 @@ class TokenStore:
         if not force and stamp == self._stamp:
             return self._cached
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path, MAX_CREDENTIALS_BYTES)
             st = os.stat(self.path)  # the stamp of what we actually read, as near as we can
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
@@ -209,7 +212,7 @@ class TokenStore:
             return None
         try:
             obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             creds, reason = None, "the file is not valid JSON"
         else:
             creds, reason = parse_credentials(obj)

@@ -95,11 +95,15 @@ def set_values(text: str, updates: dict[str, Any]) -> str:
     body = text[1:] if had_bom else text
     if not body.strip():
         body = "{}\n"
-    data = jsonc.loads(body)
+    # Validate exactly what the scanner will walk (jsonc.loads would strip a second BOM).
+    data = jsonc.loads(body) if not body.startswith(jsonc.BOM) else None
     if not isinstance(data, dict):
         raise jsonc.JsoncError("the top level is not a JSON object")
-    for dotted, value in updates.items():
-        body = _set(body, dotted.split("."), value)
+    try:
+        for dotted, value in updates.items():
+            body = _set(body, dotted.split("."), value)
+    except (ValueError, IndexError, AssertionError) as e:  # never half-edit a file we misread
+        raise jsonc.JsoncError(f"cannot edit this file safely ({e})") from None
     return (jsonc.BOM if had_bom else "") + body
 
 

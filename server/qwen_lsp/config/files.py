@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from .provenance import Diagnostic
@@ -43,7 +44,19 @@ def read_config_text(path: Path, what: str, diags: list[Diagnostic]) -> str | No
         )
         return None
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_CONFIG_BYTES)
+    except NotRegularFile as e:
+        diags.append(Diagnostic("warning", f"{what} is {e.strerror}; ignored", str(path)))
+        return None
+    except TooLarge:
+        diags.append(
+            Diagnostic(
+                "error",
+                f"{what} is larger than the {MAX_CONFIG_BYTES} byte limit; ignored",
+                str(path),
+            )
+        )
+        return None
     except OSError as e:
         diags.append(
             Diagnostic("warning", f"{what} cannot be read ({_why(e)}); ignored", str(path))
@@ -62,6 +75,43 @@ def read_config_text(path: Path, what: str, diags: list[Diagnostic]) -> str | No
             )
         )
         return None
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device, a socket or a directory: reading it could block forever
+    (a FIFO nobody writes to) or never end (/dev/zero), so it is refused."""
+
+
+class TooLarge(OSError):
+    pass
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file (symlinks followed), at most `limit` of them.
+
+    Opened non-blocking so a FIFO cannot hang the server in open(); the type is checked on the
+    open descriptor (no window for a swap between check and read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise NotRegularFile(errno.EINVAL, kind)
+        if st.st_size > limit:
+            raise TooLarge(errno.EFBIG, f"{st.st_size} bytes")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:  # grew while we read it
+                raise TooLarge(errno.EFBIG, f"more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def exists_as_file(path: Path) -> bool:

@@ -4,27 +4,87 @@ every other key kept), an API key into the home `.env` only when asked. Both wri
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import QwenError
 from ..fsutil import atomic_write_text
 from . import jsonc
 from .edit import set_values
+from .files import TooLarge, read_regular
 
 _MAX = 4 * 1024 * 1024
 
 
 def persist_selection(settings_path: Path, model_id: str, auth_type: str | None) -> None:
-    """Set `model.name` (and `security.auth.selectedType` when the protocol changed)."""
+    """Set `model.name` (and `security.auth.selectedType` when the protocol changed).
+
+    Read-modify-write under an exclusive lock (`settings.json.lock`, flock: released by the
+    kernel even on kill -9) so two qwen-lsp processes never lose each other's edits, and the
+    file is read again right before the rename: if another writer that does not take the lock
+    (the CLI, an editor) changed it meanwhile, the edit is redone on top of its version.
+    """
+    updates: dict[str, str] = {"model.name": model_id}
+    if auth_type is not None:
+        updates["security.auth.selectedType"] = auth_type
+    settings_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A symlinked settings.json (dotfiles managers do that) is edited where it points, so the
+    # link survives; a dangling link or a loop is reported by _read, never replaced.
+    if os.path.islink(settings_path) and os.path.exists(settings_path):
+        settings_path = Path(os.path.realpath(settings_path))
+    with _locked(settings_path):
+        for _ in range(_MAX_REDO):
+            raw = _read(settings_path)
+            new = _edit(settings_path, raw, updates)
+            if _read(settings_path) != raw:
+                continue  # someone else wrote in between: redo on top of their version
+            mode = _mode_of(settings_path, default=0o600)
+            atomic_write_text(settings_path, new, mode)
+            return
+    raise QwenError(
+        "config",
+        f"{settings_path} kept changing while the model choice was being saved; not saved. "
+        "Select the model again.",
+    )
+
+
+_MAX_REDO = 20
+
+
+@contextlib.contextmanager
+def _locked(settings_path: Path) -> Iterator[None]:
+    lock_path = settings_path.with_name(settings_path.name + ".lock")
     try:
-        raw = settings_path.read_bytes() if settings_path.exists() else b""
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        yield  # read-only or odd directory: fall back to the re-read check alone
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _read(settings_path: Path) -> bytes:
+    try:
+        return read_regular(settings_path, _MAX) if os.path.lexists(settings_path) else b""
+    except TooLarge:
+        raise QwenError(
+            "config", f"{settings_path} is too large to edit safely; not changed."
+        ) from None
     except OSError as e:
         raise QwenError(
             "config", f"Cannot read {settings_path} to save the model choice: {e.strerror}."
         ) from None
+
+
+def _edit(settings_path: Path, raw: bytes, updates: dict[str, str]) -> str:
     if len(raw) > _MAX:
         raise QwenError("config", f"{settings_path} is too large to edit safely; not changed.")
     try:
@@ -35,20 +95,15 @@ def persist_selection(settings_path: Path, model_id: str, auth_type: str | None)
             f"{settings_path} is not valid UTF-8, so the model choice was not saved. Fix the file "
             "(it was left untouched) and select the model again.",
         ) from None
-    updates: dict[str, str] = {"model.name": model_id}
-    if auth_type is not None:
-        updates["security.auth.selectedType"] = auth_type
     try:
-        new = set_values(text, updates)
-    except jsonc.JsoncError as e:
+        return set_values(text, updates)
+    except (jsonc.JsoncError, RecursionError) as e:
+        why = e if isinstance(e, jsonc.JsoncError) else "nested too deeply"
         raise QwenError(
             "config",
-            f"{settings_path} is not valid JSON ({e}), so the model choice was not saved. Fix "
+            f"{settings_path} is not valid JSON ({why}), so the model choice was not saved. Fix "
             "the file (it was left untouched) and select the model again.",
         ) from None
-    mode = _mode_of(settings_path, default=0o600)
-    settings_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    atomic_write_text(settings_path, new, mode)
 
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
@@ -59,7 +114,9 @@ def set_env_var(env_path: Path, name: str, value: str) -> None:
     if "\n" in value or "\r" in value:
         raise QwenError("invalidParams", "Invalid params: `apiKey` must be a single line")
     try:
-        text = env_path.read_text("utf-8") if env_path.exists() else ""
+        if os.path.islink(env_path) and os.path.exists(env_path):
+            env_path = Path(os.path.realpath(env_path))
+        text = read_regular(env_path, _MAX).decode("utf-8") if os.path.lexists(env_path) else ""
     except (OSError, UnicodeDecodeError) as e:
         raise QwenError(
             "config", f"Cannot update {env_path}: {e}; the key was not saved."

@@ -831,6 +831,8 @@ class _Build:
         else:
             key = self.get(m.envKey)
         if key is not None and base is not None:
+            key = self._guard_project_base(key, base, f"model '{m.id}' (`{where}`)", file)
+        if key is not None and base is not None:
             try:
                 check_credential_url(base.value, base.source)
             except QwenError as e:
@@ -847,6 +849,40 @@ class _Build:
             source=label,
             description=m.description,
         )
+
+    # -- project files may not redirect the user's keys ----------------------------------
+
+    def _from_project(self, s: Sourced[Any]) -> bool:
+        """True when a value came from a project-level file (the workspace settings.json or a
+        project `.env`): files that arrive with the code being opened."""
+        if s.kind == "dotenv":
+            ef = self.env_file
+            return ef is not None and ef.level == "project" and s.source == str(ef.path)
+        if s.kind == "settings":
+            ws = next((f for f in self.files if f.scope == "workspace"), None)
+            return ws is not None and ws.status == "loaded" and s.source.startswith(str(ws.path))
+        return False
+
+    def _guard_project_base(
+        self, key: Sourced[str], base: Sourced[str], what: str, file: str | None
+    ) -> Sourced[str] | None:
+        """A base URL chosen by a project file gets only a key that a project file supplied:
+        otherwise a cloned repository could send the user's own OPENAI_API_KEY (shell, user
+        .env, user settings, editor) to a host of its choosing. Loopback is no exception (a
+        local port can forward anywhere)."""
+        if not self._from_project(base) or self._from_project(key):
+            return key
+        self.diags.append(
+            Diagnostic(
+                "error",
+                f"{what}: the base URL {base.value} comes from a project file ({base.source}) "
+                f"but its key comes from {key.source}; a project file may not send your own "
+                "key to a host it chooses, so the model has no credentials. Set the base URL "
+                "in your user settings (~/.qwen/settings.json) or your shell instead.",
+                file or base.source,
+            )
+        )
+        return None
 
     # -- runtime (non-registry) values per protocol ----------------------------------------
 
@@ -908,6 +944,8 @@ class _Build:
         key0 = self.get(KEY_VARS[protocol])
         base = self._runtime_base(protocol, key0)
         key = self._runtime_key(protocol, base)
+        if key is not None:
+            key = self._guard_project_base(key, base, f"{protocol} model '{model_id}'", None)
         if key is not None:
             try:
                 check_credential_url(base.value, base.source)
@@ -1179,11 +1217,11 @@ def _trusted_by_rules(workspace: Path, rules_path: Path, diags: list[Diagnostic]
 def _oauth_file_usable(path: Path) -> bool:
     """Signed in = the credentials file passes the CLI's validity check (expired but
     refreshable still counts). The auth module does the real work; this is the cheap view."""
+    from .files import read_regular
+
     try:
-        if path.stat().st_size > 1024 * 1024:
-            return False
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular(path, 1024 * 1024).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return False
     if not isinstance(data, dict):
         return False

@@ -12,7 +12,7 @@ from tests.fakes.llm_upstream import FakeUpstream
 from .conftest import write_json
 from .rawlsp import RawLsp, assert_no_traceback
 
-USER_KEY = "sk-fake-userOwnKey00000000000000abcd"
+USER_KEY = "sk-fake-userOwnKey000000abcd"
 HOSTILE = {
     "QWEN_HOME": "/tmp/attacker-home",
     "QWEN_OAUTH_BASE_URL": "https://attacker.example",
@@ -94,7 +94,7 @@ def test_project_env_cannot_redirect_the_user_key_either(
 def test_a_project_may_use_a_key_it_supplies_itself(
     spawn: Callable[..., RawLsp], fake: FakeUpstream, workspace: Path
 ) -> None:
-    (workspace / ".env").write_text("PROJECT_KEY=sk-fake-projectOwnKey000000000001\n")
+    (workspace / ".env").write_text("PROJECT_KEY=sk-fake-projectOwnKey0001\n")
     write_json(
         workspace / ".qwen" / "settings.json",
         {
@@ -112,7 +112,7 @@ def test_a_project_may_use_a_key_it_supplies_itself(
 def test_untrusted_workspace_files_are_ignored_entirely(
     spawn: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path, workspace: Path
 ) -> None:
-    (workspace / ".env").write_text("PROJECT_KEY=sk-fake-projectOwnKey000000000001\nOPENAI_MODEL=x\n")
+    (workspace / ".env").write_text("PROJECT_KEY=sk-fake-projectOwnKey0001\nOPENAI_MODEL=x\n")
     write_json(
         workspace / ".qwen" / "settings.json",
         {

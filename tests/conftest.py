@@ -4,9 +4,12 @@ machine it runs on, so nothing reads or writes the real ~/.qwen."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.llm_upstream import FakeUpstream
 
 # Variables that would change resolution if inherited from the developer's or CI's shell.
 _SCRUB_PREFIXES = (
@@ -37,3 +40,13 @@ def isolated_home(
     # The system settings file must not leak in from the machine either.
     monkeypatch.setenv("QWEN_CODE_SYSTEM_SETTINGS_PATH", str(home / "no-system-settings.json"))
     return home
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    """A loopback fake of the OpenAI, Anthropic and Gemini upstreams (tests/fakes)."""
+    f = FakeUpstream().start()
+    try:
+        yield f
+    finally:
+        f.stop()

@@ -7,18 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.llm_upstream import FakeUpstream
-
 from .rawlsp import RawLsp, server_env
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeUpstream]:
-    f = FakeUpstream().start()
-    try:
-        yield f
-    finally:
-        f.stop()
 
 
 @pytest.fixture

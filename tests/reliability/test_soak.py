@@ -66,7 +66,7 @@ def test_ten_thousand_completions_with_cancellations(
     spawn: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
 ) -> None:
     write_json(isolated_home / ".qwen" / "settings.json", openai_settings(f"{fake.url}/v1"))
-    lsp = spawn(env_extra={"FAKE_KEY": "sk-soak-key-0000000000000001"})
+    lsp = spawn(env_extra={"FAKE_KEY": "sk-fake-soak-0000000000001"})
     pid = lsp.proc.pid
     rng = random.Random(2024)
     done = cancelled = 0

@@ -12,15 +12,6 @@ from .harness import Harness
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeUpstream]:
-    f = FakeUpstream().start()
-    try:
-        yield f
-    finally:
-        f.stop()
-
-
-@pytest.fixture
 async def lsp(isolated_home: Path, tmp_path: Path) -> AsyncIterator[Harness]:
     h = Harness(isolated_home, tmp_path / "workspace")
     try:

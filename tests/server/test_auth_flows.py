@@ -151,20 +151,20 @@ async def test_settings_edit_updates_the_status(lsp: Harness, fake: FakeUpstream
 async def test_api_key_sign_in_is_verified_and_kept_in_memory(
     lsp: Harness, fake: FakeUpstream
 ) -> None:
-    good = "sk-ant-good-key-000000000001"
+    good = "sk-ant-fake-good-0000001"
     fake.valid_keys = {good}
     await lsp.start()
     bad = await lsp.request(
         "qwen/auth",
         {
             "method": "anthropic",
-            "apiKey": "sk-ant-wrong-key-00000099",
+            "apiKey": "sk-ant-fake-wrong-0000099",
             "baseUrl": fake.url,
             "model": "claude-z",
         },
     )
     assert bad["status"] == "failed" and "rejected" in bad["message"]
-    assert "sk-ant-wrong-key-00000099" not in json.dumps(bad)
+    assert "sk-ant-fake-wrong-0000099" not in json.dumps(bad)
     ok = await lsp.request(
         "qwen/auth",
         {"method": "anthropic", "apiKey": good, "baseUrl": fake.url, "model": "claude-z"},
@@ -182,7 +182,7 @@ async def test_api_key_sign_in_is_verified_and_kept_in_memory(
 
 async def test_api_key_persisted_only_when_asked(lsp: Harness, fake: FakeUpstream) -> None:
     await lsp.start()
-    key = "sk-openai-persist-000000007"
+    key = "sk-fake-persist-00000007"
     ok = await lsp.request(
         "qwen/auth",
         {

@@ -54,13 +54,8 @@ class AnthropicAdapter:
         headers = _headers(target)
         headers["accept"] = "text/event-stream"
         # Anthropic has no "system" role in messages: fold such messages into `system`.
-        systems = [request.system] if request.system else []
-        messages: list[dict[str, str]] = []
-        for m in request.messages:
-            if m.role == "system":
-                systems.append(m.content)
-            else:
-                messages.append({"role": m.role, "content": m.content})
+        systems, rest = base.split_system(request)
+        messages = [{"role": m.role, "content": m.content} for m in rest]
         sp = target.generation.sampling_params
         body: dict[str, Any] = {"model": target.model_id, "messages": messages}
         if systems:

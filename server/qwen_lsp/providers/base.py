@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 from qwen_lsp import __version__
 from qwen_lsp.errors import QwenError
 from qwen_lsp.redact import register, scrub
-from qwen_lsp.target import CompletionRequest, Delta, Finish, ModelTarget, StreamEvent
+from qwen_lsp.target import (
+    CompletionRequest,
+    Delta,
+    Finish,
+    Message,
+    ModelTarget,
+    StreamEvent,
+)
 
 from .sse import SSEError, SSEParser
 
@@ -589,3 +596,16 @@ async def run_check(adapter: Adapter, target: ModelTarget) -> None:
             await resp.aclose()
         finally:
             lane.release()
+
+
+def split_system(request: CompletionRequest) -> tuple[list[str], list[Message]]:
+    """For protocols without a "system" role in messages (Anthropic, Gemini): the system
+    prompt plus any system messages, and the remaining conversation."""
+    systems = [request.system] if request.system else []
+    rest: list[Message] = []
+    for m in request.messages:
+        if m.role == "system":
+            systems.append(m.content)
+        else:
+            rest.append(m)
+    return systems, rest

@@ -81,14 +81,11 @@ class GeminiAdapter:
     ) -> tuple[str, dict[str, str], bytes]:
         headers = _headers(target)
         headers["accept"] = "text/event-stream"
-        systems = [request.system] if request.system else []
-        contents: list[dict[str, Any]] = []
-        for m in request.messages:
-            if m.role == "system":
-                systems.append(m.content)
-                continue
-            role = "model" if m.role == "assistant" else "user"
-            contents.append({"role": role, "parts": [{"text": m.content}]})
+        systems, rest = base.split_system(request)
+        contents: list[dict[str, Any]] = [
+            {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+            for m in rest
+        ]
         body: dict[str, Any] = {"contents": contents}
         if systems:
             body["systemInstruction"] = {"parts": [{"text": s} for s in systems]}

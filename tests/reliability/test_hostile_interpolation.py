@@ -159,9 +159,7 @@ def test_project_envkey_cannot_name_an_arbitrary_user_secret(
             "model": {"name": "gh"},
         },
     )
-    lsp = spawn(
-        env_extra={"GITHUB_TOKEN": SHELL_SECRET, "OPENAI_BASE_URL": f"{fake.url}/user/v1"}
-    )
+    lsp = spawn(env_extra={"GITHUB_TOKEN": SHELL_SECRET, "OPENAI_BASE_URL": f"{fake.url}/user/v1"})
     err = lsp.error("qwen/complete", {"prompt": "hi"})
     assert err["data"]["kind"] == "auth"
     assert "GITHUB_TOKEN" in err["message"] and "not a credential variable" in err["message"]

@@ -19,8 +19,9 @@ local function attach_autocmds()
           return
         end
         -- Reading a buffer again (:e!) is a deliberate retry: say again why it fails.
-        local again = ev.event == 'BufReadPost' and vim.b[ev.buf].qwen_read == true
-        vim.b[ev.buf].qwen_read = vim.b[ev.buf].qwen_read or ev.event == 'BufReadPost'
+        local read = ev.event == 'BufReadPost' or ev.event == 'BufNewFile'
+        local again = read and vim.b[ev.buf].qwen_read == true
+        vim.b[ev.buf].qwen_read = vim.b[ev.buf].qwen_read or read
         client_mod.start(ev.buf, again)
       end,
     })

@@ -20,7 +20,8 @@ end
 ---@return string|nil root, string|nil err
 function M.repo_root()
   local here = debug.getinfo(1, 'S').source:gsub('^@', '')
-  here = vim.fs.normalize(vim.fn.fnamemodify(here, ':p'))
+  -- Through symlinks (a pack/*/start link to the checkout) to the checkout itself.
+  here = vim.fs.normalize(uv.fs_realpath(here) or vim.fn.fnamemodify(here, ':p'))
   for dir in vim.fs.parents(here) do
     local pyproject = vim.fs.joinpath(dir, 'pyproject.toml')
     if vim.fn.filereadable(pyproject) == 1 then

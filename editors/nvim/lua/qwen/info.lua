@@ -155,7 +155,7 @@ function M.status_lines()
   end
   local choice, why = server.resolve()
   if choice then
-    add('server', ('%s  (%s)'):format(choice.exe or 'a cmd function', server.SOURCE_LABELS[choice.source]))
+    add('server', ('%s (%s)'):format(choice.exe or 'a cmd function', server.SOURCE_LABELS[choice.source]))
   else
     add('server', 'none: ' .. why)
   end

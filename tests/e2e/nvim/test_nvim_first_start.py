@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.llm_upstream import Behaviour
+
 from .conftest import BIN, REPO, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -70,7 +72,9 @@ def test_broken_cmd_names_the_cause(ws, newcomer):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_qwen_install_then_nvim_file_attaches(ws, newcomer, monkeypatch):
+def test_qwen_install_then_sign_in_and_ghost_text(ws, newcomer, fake_llm, monkeypatch):
+    """The whole first five minutes: plugin only, :QwenInstall, `nvim app.py`, sign in with an
+    API key, ghost text."""
     # pip may reuse the machine's download cache; what it installs is the same
     real_home = pwd.getpwuid(os.getuid()).pw_dir
     monkeypatch.setenv("PIP_CACHE_DIR", os.environ.get("PIP_CACHE_DIR", f"{real_home}/.cache/pip"))
@@ -98,8 +102,23 @@ def test_qwen_install_then_nvim_file_attaches(ws, newcomer, monkeypatch):
     ed.nvim.close()
 
     # a new session: `nvim app.py` uses the private install
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{fake_llm.url}/v1")  # the user's endpoint
     ed2 = newcomer("app.py", server_on_path=False)
     ed2.wait_attached("app.py")
     ed2.command("checkhealth qwen")
     report = "\n".join(ed2.buffer_lines())
     assert f"server: {server} (the private install made by :QwenInstall)" in report, report
+    ed2.command("bwipeout")
+    assert wait_until(lambda: ed2.statusline() == "Qwen: sign-in needed", 20), ed2.statusline()
+
+    # sign in with an API key (typed into inputsecret), then type and see ghost text
+    ed2.nvim.command("Qwen signin openai", async_=True)
+    assert wait_until(lambda: ed2.nvim.api.get_mode()["mode"] == "c", 10)
+    ed2.nvim.input("sk-fake-newcomer-4321<CR>")
+    assert wait_until(lambda: ed2.lua("return (require('qwen').status() or {}).state") == "ready")
+    fake_llm.script("chat", Behaviour(text='"Hello, " + name'))
+    ed2.nvim.input("3GA    return ")
+    ghost = wait_until(
+        lambda: ed2.lua("local s = require('qwen.inline').current(0) return s and s.ghost"), 20
+    )
+    assert ghost == '"Hello, " + name', ed2.messages()

@@ -248,9 +248,20 @@ function M.run(opts, cb)
         return fail('the installed qwen-lsp does not start', out)
       end
       vim.fn.delete(src, 'rf')
+      -- A server already running from this environment keeps its old code until it restarts.
+      local running = false
+      for _, c in ipairs(vim.lsp.get_clients({ name = 'qwen' })) do
+        local cmd = c.config.cmd
+        running = running or (type(cmd) == 'table' and cmd[1] == server.venv_bin('qwen-lsp'))
+      end
       finish(
         true,
-        ('Qwen: %s installed in %s. Files you open now get completions; next: :Qwen signin.'):format(vim.trim(out), venv),
+        ('Qwen: %s installed in %s. %s'):format(
+          vim.trim(out),
+          venv,
+          running and 'Restart Neovim to run the new version.'
+            or 'Files you open now get completions; next: :Qwen signin.'
+        ),
         cb
       )
     end)

@@ -27,6 +27,11 @@ M.listeners = {} ---@type fun(status: qwen.Status, previous: qwen.Status|nil)[]
 
 local util = require('qwen.util')
 
+-- What was announced (see notify_changes), per client; a problem another client already
+-- announced (the same user settings file seen from two workspaces) is not announced twice.
+local shown_problems = {} ---@type table<integer, string>  client id -> problems key
+local shown_errors = {} ---@type table<integer, table<string, boolean>>  client id -> error keys
+
 -- vim.NIL (JSON null) becomes nil, recursively.
 local function clean(v)
   if util.is_nil(v) then
@@ -74,6 +79,8 @@ end
 
 function M.forget(client_id)
   M.by_client[client_id] = nil
+  shown_problems[client_id] = nil
+  shown_errors[client_id] = nil
   if M.latest and M.latest.client_id == client_id then
     M.latest = nil
     for _, s in pairs(M.by_client) do
@@ -178,7 +185,6 @@ end
 
 -- Notifications: once per change of the configuration problems, once per distinct completion
 -- error (typing on while the endpoint is down must not repeat it), again after they cleared.
-local shown = { problems = nil, errors = {} }
 
 local function problems_key(p)
   if not p then
@@ -214,10 +220,16 @@ function M.error_message(e)
 end
 
 local function notify_changes(status)
+  local id = status.client_id
   local pk = problems_key(status.problems)
-  if pk ~= shown.problems then
-    shown.problems = pk
-    if pk then
+  local prev = shown_problems[id]
+  shown_problems[id] = pk
+  if pk and pk ~= prev then
+    local elsewhere = false
+    for cid, k in pairs(shown_problems) do
+      elsewhere = elsewhere or (cid ~= id and k == pk)
+    end
+    if not elsewhere then
       local level = status.problems.first.severity == 'error' and vim.log.levels.ERROR or vim.log.levels.WARN
       local msg = M.problem_message(status.problems)
       vim.schedule(function()
@@ -227,9 +239,10 @@ local function notify_changes(status)
   end
   local ek = error_key(status.lastError)
   if not ek then
-    shown.errors = {}
-  elseif not shown.errors[ek] then
-    shown.errors[ek] = true
+    shown_errors[id] = nil
+  elseif not (shown_errors[id] or {})[ek] then
+    shown_errors[id] = shown_errors[id] or {}
+    shown_errors[id][ek] = true
     local msg = M.error_message(status.lastError)
     vim.schedule(function()
       util.notify(msg, vim.log.levels.WARN)

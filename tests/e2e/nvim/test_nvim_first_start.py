@@ -122,3 +122,30 @@ def test_qwen_install_then_sign_in_and_ghost_text(ws, newcomer, fake_llm, monkey
         lambda: ed2.lua("local s = require('qwen.inline').current(0) return s and s.ghost"), 20
     )
     assert ghost == '"Hello, " + name', ed2.messages()
+
+
+def test_server_that_dies_at_start(ws, newcomer):
+    # a broken install: the command exists but exits at once (e.g. a missing Python module)
+    starts = ws.home / "starts.log"
+    script = ws.bin / "broken-qwen-lsp"
+    script.write_text(
+        f'#!/bin/sh\necho start >> "{starts}"\necho "No module named x" >&2\nexit 1\n'
+    )
+    script.chmod(0o755)
+    init = Path(os.environ["XDG_CONFIG_HOME"]) / "nvim" / "init.lua"
+    init.write_text(f"require('qwen').setup({{ cmd = {{ '{script}' }} }})\n")
+    ed = newcomer("app.py")
+    msg = wait_until(lambda: "before it finished starting" in ed.messages() and ed.messages(), 10)
+    assert msg, ed.messages()
+    assert f"{script} exited with code 1" in msg and ":LspLog" in msg, msg
+    assert ed.statusline() == "Qwen: server failed"
+    # BufEnter/FileType of the same buffer do not restart it over and over
+    ed.command("doautocmd BufEnter")
+    ed.lua("vim.wait(300)")
+    assert starts.read_text().count("start") == 1
+    # a file opened later is a new attempt
+    ed.command("edit other.py")
+    assert wait_until(lambda: starts.read_text().count("start") == 2, 10)
+    ed.command("checkhealth qwen")
+    report = "\n".join(ed.buffer_lines())
+    assert "last start error:" in report and "before it finished starting" in report, report

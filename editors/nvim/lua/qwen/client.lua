@@ -15,6 +15,11 @@ M.last_choice = nil ---@type qwen.ServerChoice|nil
 --- The last start failed because no server is installed (vs. one that did not start).
 M.server_missing = false
 local notified_error = nil ---@type string|nil  the start error already shown (shown once per cause)
+local roots = {} ---@type table<integer, string>  client id -> workspace root
+local initialized = {} ---@type table<integer, boolean>  client ids that finished initialize
+--- Roots whose server exited before it finished starting: only a new file or a command retries
+--- there, not every BufEnter/FileType (no restart storm).
+local crashed = {} ---@type table<string, boolean>
 local waiting = {} ---@type table<integer, fun(client: table)[]>  client id -> callbacks until initialized
 local home = util.uv.os_homedir()
 
@@ -56,6 +61,10 @@ end
 
 local function on_init(client)
   M.last_error = nil
+  M.server_missing = false
+  notified_error = nil
+  initialized[client.id] = true
+  crashed[client.config.root_dir or ''] = nil
   local cbs = waiting[client.id] or {}
   waiting[client.id] = nil
   for _, cb in ipairs(cbs) do
@@ -67,22 +76,28 @@ local function on_init(client)
 end
 
 local function on_exit(code, signal, client_id)
+  -- Marked at once, not scheduled: the next FileType/BufEnter may come before the callback.
+  local root, early = roots[client_id], not initialized[client_id]
+  roots[client_id], initialized[client_id] = nil, nil
+  if root and early then
+    crashed[root] = true
+  end
   vim.schedule(function()
     local cbs = waiting[client_id]
     waiting[client_id] = nil
     status.forget(client_id)
     if cbs or (code ~= 0 and signal == 0) then
       local exe = M.last_choice and M.last_choice.exe or 'qwen-lsp'
-      M.last_error = ('%s exited with code %s%s%s. Its error output is in :LspLog; run it in a terminal (%s --version) to see why, or reinstall with :QwenInstall.'):format(
-        exe,
-        code,
-        signal ~= 0 and (' (signal ' .. signal .. ')') or '',
-        cbs and ' before it finished starting' or '',
-        exe
+      M.start_failed(
+        ('Qwen: %s exited with code %s%s%s. Its error output is in :LspLog; run it in a terminal (%s --version) to see why, or reinstall with :QwenInstall.'):format(
+          exe,
+          code,
+          signal ~= 0 and (' (signal ' .. signal .. ')') or '',
+          early and ' before it finished starting' or '',
+          exe
+        ),
+        cbs ~= nil
       )
-      M.server_missing = false
-      util.err(M.last_error)
-      pcall(vim.cmd.redrawstatus)
     end
   end)
 end
@@ -144,7 +159,9 @@ function M.get(bufnr)
   return all[1]
 end
 
-local function start_failed(msg, explicit, missing)
+--- Record (for :checkhealth, :Qwen status, the statusline) and show why the server is not
+--- running. missing: no server is installed at all.
+function M.start_failed(msg, explicit, missing)
   M.last_error = msg
   M.server_missing = missing or false
   -- Automatic attempts (every file opened) repeat the message only when the cause changes.
@@ -160,8 +177,9 @@ local function start_failed(msg, explicit, missing)
 end
 
 --- Start (or reuse) the client for bufnr's root, attaching when the buffer is a file.
---- `explicit` (a command, :e!, a new file) shows the failure even when it was shown before.
-function M.start(bufnr, explicit)
+--- `explicit` (a command, :e!) shows the failure even when the same one was shown before;
+--- `passive` (BufEnter, FileType) does not restart a server that just failed to start.
+function M.start(bufnr, explicit, passive)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local root = M.root_for(bufnr)
   for _, c in ipairs(vim.lsp.get_clients({ name = M.NAME })) do
@@ -172,9 +190,12 @@ function M.start(bufnr, explicit)
       return c
     end
   end
+  if passive and crashed[root] then
+    return nil
+  end
   local choice, why = server.resolve()
   if not choice then
-    start_failed('Qwen: ' .. why, explicit, true)
+    M.start_failed('Qwen: ' .. why, explicit, true)
     return nil
   end
   M.last_choice = choice
@@ -197,8 +218,8 @@ function M.start(bufnr, explicit)
   end)
   vim.notify = notify
   if not ok or not id then
-    local cause = not ok and tostring(id) or said[1] or 'vim.lsp.start() returned no client'
-    start_failed(
+    local cause = (not ok and tostring(id) or said[1] or 'vim.lsp.start() returned no client'):gsub('%.%s*$', '')
+    M.start_failed(
       ('Qwen: could not start %s (%s): %s. Run :checkhealth qwen; :QwenInstall rebuilds the private server.'):format(
         choice.exe or 'the server',
         server.SOURCE_LABELS[choice.source],
@@ -208,9 +229,8 @@ function M.start(bufnr, explicit)
     )
     return nil
   end
-  M.last_error = nil
-  M.server_missing = false
-  notified_error = nil
+  -- The start error is cleared once the server initializes (on_init), not when it spawns.
+  roots[id] = root
   return vim.lsp.get_client_by_id(id)
 end
 

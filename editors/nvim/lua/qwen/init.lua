@@ -22,7 +22,7 @@ local function attach_autocmds()
         local read = ev.event == 'BufReadPost' or ev.event == 'BufNewFile'
         local again = read and vim.b[ev.buf].qwen_read == true
         vim.b[ev.buf].qwen_read = vim.b[ev.buf].qwen_read or read
-        client_mod.start(ev.buf, again)
+        client_mod.start(ev.buf, again, not read)
       end,
     })
   end

@@ -207,7 +207,7 @@ def path_without_server() -> str:
 
 class Newcomer(Editor):
     def messages(self) -> str:
-        return self.lua("return vim.api.nvim_exec2('messages', { output = true }).output")
+        return str(self.lua("return vim.api.nvim_exec2('messages', { output = true }).output"))
 
     def attached(self, name: str = "app.py") -> bool:
         return bool(
@@ -222,9 +222,6 @@ class Newcomer(Editor):
         assert wait_until(lambda: self.attached(name), timeout), (
             f"{name} never got the qwen client; messages: {self.messages()!r}"
         )
-
-    def statusline(self) -> str:
-        return self.lua("return require('qwen').statusline()")
 
 
 @pytest.fixture

@@ -3,19 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from pynvim.api.common import NvimError
 
-from .conftest import openai_models, wait_until
+from tests.fakes.llm_upstream import FakeUpstream
+
+from .conftest import Newcomer, Workspace, openai_models, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 
-def completions(ed, line: str) -> list[str]:
-    return ed.lua("return vim.fn.getcompletion(..., 'cmdline')", line)
+def completions(ed: Newcomer, line: str) -> list[str]:
+    return [str(c) for c in ed.lua("return vim.fn.getcompletion(..., 'cmdline')", line)]
 
 
-def test_dispatcher_completes_and_aliases_exist(ws, newcomer):
+def test_dispatcher_completes_and_aliases_exist(
+    ws: Workspace, newcomer: Callable[..., Newcomer]
+) -> None:
     ws.write_settings({})
     ed = newcomer("app.py")
     ed.wait_attached()
@@ -53,7 +59,12 @@ def test_dispatcher_completes_and_aliases_exist(ws, newcomer):
     assert ed.lua("return require('qwen.inline').enabled") is True
 
 
-def test_status_and_config_are_different_views(ws, fake_llm, newcomer, monkeypatch):
+def test_status_and_config_are_different_views(
+    ws: Workspace,
+    fake_llm: FakeUpstream,
+    newcomer: Callable[..., Newcomer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("FAKE_KEY", "sk-fake-status-7777")
     ws.write_settings(
         {

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import os
 import pwd
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.llm_upstream import Behaviour
+from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
-from .conftest import BIN, REPO, wait_until
+from .conftest import BIN, REPO, Newcomer, Workspace, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-def test_nvim_file_attaches_with_setup_in_init(ws, newcomer):
+def test_nvim_file_attaches_with_setup_in_init(
+    ws: Workspace, newcomer: Callable[..., Newcomer]
+) -> None:
     ws.write_settings({})
     ed = newcomer("app.py")
     # setup() ran in init.lua before app.py's buffer was loaded: the buffer still gets the server
@@ -30,7 +33,9 @@ def test_nvim_file_attaches_with_setup_in_init(ws, newcomer):
     assert "nil" not in ed.messages()
 
 
-def test_missing_server_says_why_and_retries(ws, newcomer):
+def test_missing_server_says_why_and_retries(
+    ws: Workspace, newcomer: Callable[..., Newcomer]
+) -> None:
     ed = newcomer("app.py", server_on_path=False)
     msg = wait_until(lambda: "QwenInstall" in ed.messages() and ed.messages(), 10)
     assert msg, ed.messages()
@@ -53,7 +58,7 @@ def test_missing_server_says_why_and_retries(ws, newcomer):
     assert f"server: {ws.bin / 'qwen-lsp'} (qwen-lsp on PATH)" in report, report
 
 
-def test_broken_cmd_names_the_cause(ws, newcomer):
+def test_broken_cmd_names_the_cause(ws: Workspace, newcomer: Callable[..., Newcomer]) -> None:
     init = Path(os.environ["XDG_CONFIG_HOME"]) / "nvim" / "init.lua"
     init.write_text("require('qwen').setup({ cmd = { '/nowhere/qwen-lsp' } })\n")
     ed = newcomer("app.py")
@@ -72,7 +77,12 @@ def test_broken_cmd_names_the_cause(ws, newcomer):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_qwen_install_then_sign_in_and_ghost_text(ws, newcomer, fake_llm, monkeypatch):
+def test_qwen_install_then_sign_in_and_ghost_text(
+    ws: Workspace,
+    newcomer: Callable[..., Newcomer],
+    fake_llm: FakeUpstream,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The whole first five minutes: plugin only, :QwenInstall, `nvim app.py`, sign in with an
     API key, ghost text."""
     # pip may reuse the machine's download cache; what it installs is the same
@@ -124,7 +134,7 @@ def test_qwen_install_then_sign_in_and_ghost_text(ws, newcomer, fake_llm, monkey
     assert ghost == '"Hello, " + name', ed2.messages()
 
 
-def test_server_that_dies_at_start(ws, newcomer):
+def test_server_that_dies_at_start(ws: Workspace, newcomer: Callable[..., Newcomer]) -> None:
     # a broken install: the command exists but exits at once (e.g. a missing Python module)
     starts = ws.home / "starts.log"
     script = ws.bin / "broken-qwen-lsp"

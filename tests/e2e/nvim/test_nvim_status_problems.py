@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 
-from .conftest import openai_models, wait_until
+from tests.fakes.llm_upstream import FakeUpstream
+
+from .conftest import Newcomer, Workspace, openai_models, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 BROKEN = '{\n  "model": {"name": "fake-model"},\n}\n'  # the trailing comma
 
 
-def test_broken_settings_shown_once_per_change(ws, newcomer):
+def test_broken_settings_shown_once_per_change(
+    ws: Workspace, newcomer: Callable[..., Newcomer]
+) -> None:
     ws.settings_path.write_text(BROKEN)
     ed = newcomer("app.py")
     ed.wait_attached()
@@ -45,7 +50,12 @@ def test_broken_settings_shown_once_per_change(ws, newcomer):
     assert ed.messages().count("configuration error") == 2, ed.messages()
 
 
-def test_automatic_completion_401_is_not_silent(ws, fake_llm, newcomer, monkeypatch):
+def test_automatic_completion_401_is_not_silent(
+    ws: Workspace,
+    fake_llm: FakeUpstream,
+    newcomer: Callable[..., Newcomer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("FAKE_KEY", "sk-fake-rejected-0401")
     fake_llm.valid_keys = {"sk-fake-the-right-one"}
     ws.write_settings(

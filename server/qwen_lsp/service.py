@@ -96,6 +96,10 @@ class QwenService:
     def add_listener(self, fn: StatusListener) -> None:
         self._listeners.append(fn)
 
+    def remove_listener(self, fn: StatusListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(fn)
+
     def status(self) -> dict[str, Any]:
         r = self.resolution()
         model = r.model

@@ -398,18 +398,8 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
         try:
             pos = params.position
             doc = _document_context(ls, uri, pos.line, pos.character)
-            r = ls.service.resolution()
-            if r.model is None or r.auth_problem() is not None:
-                return types.InlineCompletionList(items=[])  # the status bar says why
-            from .params import CompleteParams
-            from .service import build_request
-
-            request = build_request(CompleteParams(), doc)
-            result = await ls.service.run(r, r.model, request, None)
-            from .context import clean_insertion
-
-            text = clean_insertion(result["text"])
-            if not text:
+            text = await ls.service.insertion(doc)
+            if not text:  # nothing to insert, or skipped while signed out (qwen/status says why)
                 return types.InlineCompletionList(items=[])
             return types.InlineCompletionList(
                 items=[

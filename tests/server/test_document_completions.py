@@ -111,4 +111,4 @@ async def test_an_explicit_model_is_not_skipped(lsp: Harness, fake: FakeUpstream
             "model": "fake-model",
         },
     )
-    assert err.data["kind"] == "auth" and "FAKE_KEY" in err.message
+    assert err.data is not None and err.data["kind"] == "auth" and "FAKE_KEY" in err.message

@@ -28,7 +28,7 @@ async def command(lsp: Harness, name: str, *args: Any) -> Any:
 
 def pick(fragment: str) -> Any:
     def choose(params: dict[str, Any]) -> str | None:
-        return next(a["title"] for a in params["actions"] if fragment in a["title"])
+        return str(next(a["title"] for a in params["actions"] if fragment in a["title"]))
 
     return choose
 

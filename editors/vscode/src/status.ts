@@ -106,7 +106,7 @@ export function renderStatus(status: QwenStatus, homeDir?: string): StatusView {
     lines.push(`${n === 1 ? 'Configuration problem' : `${n} configuration problems, the first`}: ${describeProblem(first, homeDir)}`);
     actions.push({ title: first.file ? `Open ${first.file.split(/[\\/]/).pop()}${typeof first.line === 'number' ? ` at line ${first.line}` : ''}` : 'Show the problem', command: 'qwen.showProblem' });
     if (!status.lastError) {
-      text = `$(warning) ${name ?? 'Qwen'}: ${n === 1 ? '1 settings problem' : `${n} settings problems`}`;
+      text = `$(warning) ${name ?? 'Qwen'}: ${n === 1 ? '1 config problem' : `${n} config problems`}`;
       if (first.severity === 'error' || severity === 'normal') severity = first.severity === 'error' ? 'error' : 'warning';
       command = 'qwen.showProblem';
     }

@@ -145,7 +145,8 @@ export class QwenExtension implements vscode.Disposable {
     this.item.text = v.text;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: [...new Set(v.actions.map((a) => a.command))] };
-    md.appendText(v.tooltip.split('\n').join('\n\n'));
+    // escape what Markdown would act on, but not `_`: URLs with user_code stay clickable and intact
+    md.appendMarkdown(v.tooltip.replace(/([\\`*[\]<>#|])/g, '\\$1').split('\n').join('\n\n'));
     if (v.actions.length) md.appendMarkdown(`\n\n${v.actions.map((a) => `[${a.title}](command:${a.command})`).join(' · ')}`);
     this.item.tooltip = md;
     this.item.command = v.command;

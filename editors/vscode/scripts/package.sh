@@ -42,24 +42,33 @@ case "$TARGET" in
 esac
 
 REPO_ROOT=$(cd ../.. && pwd)
+T0=$(date +%s)
+say() { echo "==> [+$(( $(date +%s) - T0 ))s] $*"; }
 B=bundled
 rm -rf "$B" && mkdir -p "$B/wheels"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip() { "$PYTHON" -m pip "$@" 2>&1 | grep -v '^WARNING: Location' || return "${PIPESTATUS[0]}"; }
 
-echo "==> qwen-lsp wheel from $REPO_ROOT"
+say "qwen-lsp wheel from $REPO_ROOT"
 pip wheel -q --no-deps -w "$B/wheels" "$REPO_ROOT"
 SERVER_WHEEL=$(ls "$B"/wheels/qwen_lsp-*.whl)
 SERVER_VERSION=$(basename "$SERVER_WHEEL" | cut -d- -f2)
 plat_args=()
 for p in "${PLATS[@]}"; do plat_args+=(--platform "$p"); done
+# one resolution per Python version, run side by side (each is mostly waiting on PyPI)
+pids=()
 for v in "${PYTHONS[@]}"; do
-  echo "==> dependency wheels for CPython $v on $TARGET"
+  say "dependency wheels for CPython $v on $TARGET"
   pip download -q --only-binary=:all: "${plat_args[@]}" --python-version "$v" --implementation cp \
-    --abi "cp${v/./}" --abi abi3 --abi none -d "$B/wheels" "$SERVER_WHEEL"
+    --abi "cp${v/./}" --abi abi3 --abi none -d "$B/wheels" "$SERVER_WHEEL" > "$B/download-$v.log" 2>&1 &
+  pids+=($!)
 done
-echo "==> pip wheel (installs the others into an environment without pip)"
+say "pip wheel (installs the others into an environment without pip)"
 pip download -q --only-binary=:all: --no-deps -d "$B" pip
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || { cat "$B/download-${PYTHONS[$i]}.log" >&2; echo "pip download for CPython ${PYTHONS[$i]} failed" >&2; exit 1; }
+done
+rm -f "$B"/download-*.log
 PIP_WHEEL=$(cd "$B" && ls pip-*.whl)
 
 ID=$(cd "$B" && find . -name '*.whl' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
@@ -72,9 +81,11 @@ cat > "$B/manifest.json" <<JSON
   "id": "$ID"
 }
 JSON
-echo "==> bundled $(ls "$B/wheels" | wc -l) wheels ($(du -sh "$B" | cut -f1)), manifest id $ID"
+say "bundled $(ls "$B/wheels" | wc -l) wheels ($(du -sh "$B" | cut -f1)), manifest id $ID"
 
 npm run -s typecheck
+say "typechecked"
 npm run -s build
+say "built dist/extension.js"
 npx vsce package --no-dependencies --target "$TARGET" --out "$OUT"
-echo "==> $OUT"
+say "$OUT"

@@ -145,6 +145,29 @@ describe('server start and status bar', () => {
     expect(statusItem().text).toBe('$(debug-disconnect) Qwen: stopped');
   });
 
+  test('the bundled server: set up offline on the first start with a progress notification, reused on the next', async () => {
+    const bundled = path.resolve(__dirname, '..', '..', 'bundled', 'manifest.json');
+    if (!fs.existsSync(bundled)) throw new Error(`${bundled} is missing: run scripts/package.sh first (scripts/test.sh does)`);
+    home = tempHome({});
+    delete settings['qwen.server.command'];
+    const ctx = fakeContext();
+    ctx.globalStorageUri = vscode.Uri.file(path.join(home.dir, 'globalStorage'));
+    const ext = await start(ctx);
+    await waitState(ext, 'needsAuth', 120000);
+    const titles = () => (mock.window.withProgress as any).mock.calls.map((c: any[]) => c[0].title as string);
+    expect(titles().filter((t: string) => t.startsWith('Qwen: setting up the qwen-lsp server'))).toHaveLength(1);
+    const envs = fs.readdirSync(path.join(home.dir, 'globalStorage', 'server'));
+    expect(envs).toEqual([expect.stringMatching(/^qwen-lsp-[\d.]+-py3\d+-[0-9a-f]{10}$/)]);
+    const log = (ext.log as any).lines.join('\n');
+    expect(log).toMatch(/starting bundled qwen-lsp [\d.]+ \(Python 3\.\d+\.\d+ from PATH/);
+    await ext.dispose();
+
+    const ext2 = await start(ctx);
+    await waitState(ext2, 'needsAuth', 30000);
+    expect(titles().filter((t: string) => t.startsWith('Qwen: setting up the qwen-lsp server'))).toHaveLength(1);
+    expect(fs.readdirSync(path.join(home.dir, 'globalStorage', 'server'))).toEqual(envs);
+  }, 180_000);
+
   test('a crashed server is restarted with a message, not silently', async () => {
     home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
     const pidFile = path.join(home.dir, 'server.pid');

@@ -251,7 +251,20 @@ async function newcomer(upstream) {
   await page.keyboard.press('Escape');
   await runCommand(page, 'Qwen: Show Configuration');
   await page.locator('.tab', { hasText: /Preview.*Qwen configuration/ }).first().waitFor({ timeout: 20000 });
-  step('[newcomer] "Show Configuration" opened a rendered preview');
+  // the preview is a webview (nested iframes): find the rendered heading and a table in it
+  let rendered = '';
+  await waitFor(async () => {
+    for (const f of page.frames()) {
+      const html = await f.evaluate(() => (document.querySelector('h1') ? document.body.innerHTML : '')).catch(() => '');
+      if (html.includes('effective configuration') && html.includes('<table')) {
+        rendered = html;
+        return true;
+      }
+    }
+    return false;
+  }, 30000, 'the configuration preview to render (heading and tables)');
+  if (rendered.includes('sk-fake-e2e')) throw new Error('the configuration preview shows the API key');
+  step('[newcomer] "Show Configuration" rendered the configuration beside the editor');
   await run.status.hover();
   await sleep(800);
   fs.mkdirSync(screenshotDir, { recursive: true });

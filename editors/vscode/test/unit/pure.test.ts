@@ -253,4 +253,10 @@ describe('configuration rendering', () => {
     expect(md).toContain('diagnostics (0)');
     expect(md).toContain('"qwenHome": "/h/.qwen"');
   });
+
+  test('top-level values with sources share one table', () => {
+    const md = renderConfigMarkdown({ authType: { value: 'openai', source: 'flag' }, qwenHome: { value: '/h', source: 'default' } });
+    expect(md.split('| Key | Value | Source |')).toHaveLength(2);
+    expect(md).toContain('| authType | `openai` | flag |\n| qwenHome | `/h` | default |');
+  });
 });

@@ -50,3 +50,13 @@ def fake() -> Iterator[FakeUpstream]:
         yield f
     finally:
         f.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_secret_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets registered by one in-process test (hypothesis draws short words too) must not
+    mask text in the next one: every test starts with an empty registry."""
+    from qwen_lsp import redact
+
+    monkeypatch.setattr(redact, "_known", set())
+    monkeypatch.setattr(redact, "_pattern", None)

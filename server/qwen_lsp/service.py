@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 StatusListener = Callable[[dict[str, Any]], None]
 DeltaSink = Callable[[str], None]
 
-API_KEY_METHODS = ("openai", "anthropic", "gemini", "vertex-ai")
+API_KEY_METHODS = ("openai", "openai-responses", "anthropic", "gemini", "vertex-ai")
 AUTH_METHODS = ("qwen-oauth", *API_KEY_METHODS)
 WATCH_INTERVAL_S = 1.0
 

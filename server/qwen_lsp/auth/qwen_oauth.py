@@ -28,7 +28,7 @@ present; resource_url and token_type are taken from the answer (token_type defau
 "Bearer", expires_in to 3600 s when missing, so the file stays valid for the CLI); expiry_date
 = now + expires_in*1000. A 400/401 removes the file and raises QwenError("auth").
 
-Plain `http://` bases are accepted only for loopback IP literals (127.0.0.0/8, ::1); anything
+Plain `http://` bases are accepted only for loopback (127.0.0.0/8, ::1, localhost); anything
 else is QwenError("config") naming the URL.
 
 Public API:
@@ -56,7 +56,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ipaddress
 import logging
 import secrets
 import uuid
@@ -69,7 +68,7 @@ from urllib.parse import urlsplit
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from qwen_lsp import redact
+from qwen_lsp import net, redact
 from qwen_lsp.auth.token_store import Credentials, TokenStore, now_ms
 from qwen_lsp.errors import QwenError
 
@@ -115,15 +114,6 @@ def api_base_url(resource_url: str | None) -> str:
     return url
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str) -> str:
     """Validate an OAuth base URL: https anywhere, plain http only to a loopback IP."""
     text = (url or "").strip().rstrip("/")
@@ -136,11 +126,11 @@ def check_base_url(url: str) -> str:
         raise QwenError(
             "config", f"The Qwen OAuth base URL {url!r} is not an http(s) URL.", provider=PROVIDER
         )
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
+    if parts.scheme.lower() == "http" and not net.is_loopback(host):
         raise QwenError(
             "config",
             f"Refusing to send Qwen OAuth credentials over plain http to {text}: use https, or "
-            "http only to a loopback address (127.0.0.0/8, ::1).",
+            "http only to a loopback address (127.0.0.0/8, ::1, localhost).",
             provider=PROVIDER,
         )
     return text

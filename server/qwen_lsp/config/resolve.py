@@ -6,7 +6,6 @@ rules are design.md §2; docs/configuration.md explains them to users.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -15,9 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import redact
+from .. import net, redact
 from ..errors import QwenError
-from ..target import AUTH_TYPES, AuthType, Generation, ModelTarget, Protocol
+from ..target import AUTH_TYPES, WIRE_APIS, AuthType, Generation, ModelTarget, WireApi
 from . import envrules
 from .dotenv import EnvFile, find_env_file, read_user_env_file
 from .provenance import Diagnostic, Sourced
@@ -37,29 +36,35 @@ from .settings import (
     validate_section,
 )
 
-PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth, openai, anthropic, gemini, vertex
-API_PROTOCOLS: tuple[Protocol, ...] = ("openai", "anthropic", "gemini", "vertex-ai")
+PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth, openai, ..., vertex-ai
+API_PROTOCOLS: tuple[AuthType, ...] = tuple(t for t in AUTH_TYPES if t != "qwen-oauth")
+# Auth types whose models speak an OpenAI wire API (and so may choose it with `wireApi`).
+OPENAI_FAMILY = ("openai", "openai-responses")
 
 KEY_VARS: dict[str, str] = {
     "openai": "OPENAI_API_KEY",
+    "openai-responses": "OPENAI_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",
     "gemini": "GEMINI_API_KEY",
     "vertex-ai": "GOOGLE_API_KEY",
 }
 BASE_VARS: dict[str, str] = {
     "openai": "OPENAI_BASE_URL",
+    "openai-responses": "OPENAI_BASE_URL",
     "anthropic": "ANTHROPIC_BASE_URL",
     "gemini": "GOOGLE_GEMINI_BASE_URL",
     "vertex-ai": "GOOGLE_VERTEX_BASE_URL",
 }
 MODEL_VARS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_MODEL", "QWEN_MODEL"),
+    "openai-responses": ("OPENAI_MODEL",),
     "anthropic": ("ANTHROPIC_MODEL",),
     "gemini": ("GEMINI_MODEL",),
     "vertex-ai": ("GOOGLE_MODEL",),
 }
 DEFAULT_BASE: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
+    "openai-responses": "https://api.openai.com",
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
     "vertex-ai": "https://aiplatform.googleapis.com",
@@ -89,6 +94,9 @@ class Overrides:
     model: Sourced[str] | None = None
     env: Mapping[str, Sourced[str]] = field(default_factory=dict)
     workspace_trusted: bool | None = None
+    proxy: Sourced[str] | None = None
+    # Launch values that could not be used (unknown flags...): shown as diagnostics, never an exit.
+    problems: tuple[str, ...] = ()
 
     def over(self, base: Overrides) -> Overrides:
         """`self` on top of `base`."""
@@ -101,6 +109,8 @@ class Overrides:
                 if self.workspace_trusted is not None
                 else base.workspace_trusted
             ),
+            proxy=self.proxy or base.proxy,
+            problems=tuple(dict.fromkeys((*base.problems, *self.problems))),
         )
 
     @classmethod
@@ -123,12 +133,16 @@ class Overrides:
             )
         a = text("authType")
         m = text("model")
+        px = text("proxy")
         trusted = opts.get("workspaceTrusted")
+        problems = opts.get("launchProblems")
         return cls(
             auth_type=Sourced(a, label("authType", "auth-type"), "override") if a else None,
             model=Sourced(m, label("model", "model"), "override") if m else None,
             env=env,
             workspace_trusted=trusted if isinstance(trusted, bool) else None,
+            proxy=Sourced(px, label("proxy", "proxy"), "override") if px else None,
+            problems=tuple(str(p) for p in problems) if isinstance(problems, list) else (),
         )
 
     @classmethod
@@ -165,9 +179,12 @@ class ModelInfo:
     source: str = "default"
     runtime: bool = False  # not from modelProviders: flags, env vars or defaults
     description: str | None = None
+    wire_api: WireApi = "chat-completions"
 
     def to_json(self, current: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name, "protocol": self.protocol}
+        if self.wire_api != "chat-completions":
+            out["wireApi"] = self.wire_api
         if self.base_url is not None:
             out["baseUrl"] = self.base_url.value
         out["hasCredentials"] = self.has_credentials
@@ -193,6 +210,7 @@ class Resolution:
     diagnostics: tuple[Diagnostic, ...]
     notice: str | None  # a warning the status bar should show (e.g. a model fallback)
     watched: tuple[Path, ...] = field(repr=False)
+    network: net.Network = net.DIRECT
 
     # -- lookups --
 
@@ -241,6 +259,7 @@ class Resolution:
                 auth_type="qwen-oauth",
                 key_source="your Qwen OAuth sign-in",
                 generation=info.generation,
+                network=self.network,
             )
         if info.base_url is None:  # pragma: no cover - every API model has one
             raise QwenError("config", f"Model '{info.id}' has no base URL.")
@@ -249,13 +268,15 @@ class Resolution:
             raise QwenError("auth", missing_key_message(info), provider=info.protocol)
         check_credential_url(base, info.base_url.source)
         return ModelTarget(
-            protocol=info.protocol,  # type: ignore[arg-type]
+            protocol="openai" if info.protocol in OPENAI_FAMILY else info.protocol,  # type: ignore[arg-type]
             model_id=info.id,
             base_url=base,
             api_key=info.key.value,
             auth_type=info.protocol,
             key_source=_key_name(info.key),
             generation=info.generation,
+            wire_api=info.wire_api,
+            network=self.network,
         )
 
     def auth_problem(self) -> str | None:
@@ -293,6 +314,9 @@ class Resolution:
             for name in sorted(relevant)
             if name in self.env
         }
+        for name, v in environment.items():
+            if v is not None and name.upper() in net.PROXY_VARS:
+                v["value"] = net.mask_url(v["value"])
         current = self.model
         return {
             "qwenHome": sv(self.qwen_home),
@@ -331,6 +355,7 @@ class Resolution:
                 "signedIn": self.oauth_signed_in,
                 "credentialsFile": str(self.credentials_path),
             },
+            "network": self.network.describe(),
             "problem": self.auth_problem(),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
@@ -340,14 +365,7 @@ class Resolution:
 
 
 def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return net.is_loopback(host)
 
 
 def check_credential_url(url: str, source: str | None = None) -> None:
@@ -411,6 +429,7 @@ def _is_secret_name(name: str) -> bool:
 
 def _relevant_env_names(r: Resolution) -> set[str]:
     names: set[str] = {"QWEN_OAUTH", "QWEN_OAUTH_BASE_URL", "QWEN_MODEL", CODING_PLAN_KEY_VAR}
+    names.update(net.NET_VARS)
     for d in (KEY_VARS, BASE_VARS):
         names.update(d.values())
     for vs in MODEL_VARS.values():
@@ -453,9 +472,12 @@ class _Build:
 
     # Steps in order; each leaves its results on self.
     def run(self) -> Resolution:
+        for problem in self.ov.problems:
+            self.diags.append(Diagnostic("warning", problem))
         self._qwen_home()
         self._settings()
         self._env()
+        self._network()
         self._oauth()
         self._registry()
         self._auth_type()
@@ -478,6 +500,7 @@ class _Build:
             diagnostics=tuple(self.diags),
             notice=self.notice,
             watched=tuple(dict.fromkeys(self.watched)),
+            network=self.network,
         )
 
     # -- qwen home ------------------------------------------------------------------------
@@ -651,6 +674,61 @@ class _Build:
                 env[k] = s
         self.env = env
 
+    def user_get(self, name: str) -> Sourced[str] | None:
+        """`name` from user-level sources only: the process environment, the home `.env`
+        files, then `env` in the user (or system) settings. For values a project file must
+        never choose: proxies, CA bundles, credential files."""
+        v = self.environ.get(name, "").strip()
+        if v:
+            return Sourced(v, f"env {name}", "env")
+        for p in (self.qdir / ".env", self.home / ".env"):
+            fv = read_user_env_file(p).get(name, "").strip()
+            if fv:
+                return Sourced(fv, str(p), "dotenv")
+        for scope in ("system", "user", "system-defaults"):
+            sv = get_path(self.scoped.get(scope, {}), f"env.{name}")
+            if isinstance(sv, str) and sv.strip():
+                f = next(x for x in self.files if x.scope == scope)
+                return Sourced(sv.strip(), f"{f.path} (env.{name})", "settings")
+        return None
+
+    # -- network route --------------------------------------------------------------------
+
+    def _network(self) -> None:
+        explicit: tuple[str, str] | None = None
+        if self.ov.proxy is not None:
+            explicit = (self.ov.proxy.value, self.ov.proxy.source)
+        else:
+            for scope in ("system", "user", "system-defaults"):
+                v = self.scoped.get(scope, {}).get("proxy")
+                f = next((x for x in self.files if x.scope == scope), None)
+                if isinstance(v, str) and v.strip() and f is not None:
+                    explicit = (v.strip(), f"{f.path} (proxy)")
+                    break
+                if v is not None and not isinstance(v, str) and f is not None:
+                    self.diags.append(
+                        Diagnostic("warning", "`proxy` must be a string URL; ignored", str(f.path))
+                    )
+        ws = next((x for x in self.files if x.scope == "workspace"), None)
+        if ws is not None and ws.status == "loaded" and ws.data.get("proxy") is not None:
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    "`proxy` is only read from your user settings (~/.qwen/settings.json), the "
+                    "--proxy flag or the editor's options: a project file may not route your "
+                    "keys; ignored",
+                    str(ws.path),
+                )
+            )
+
+        def lookup(name: str) -> tuple[str, str] | None:
+            got = self.user_get(name)
+            return (got.value, got.source) if got else None
+
+        self.network = net.select(explicit, lookup)
+        for note in self.network.notes:
+            self.diags.append(Diagnostic("warning", note))
+
     def get(self, name: str) -> Sourced[str] | None:
         s = self.env.get(name)
         if s is None:
@@ -742,8 +820,9 @@ class _Build:
                 self.diags.append(
                     Diagnostic(
                         "warning",
-                        f'modelProviders "{pid}" is not a supported protocol (openai, anthropic, '
-                        f"gemini, vertex-ai){hint}; its models are ignored",
+                        f'modelProviders "{pid}" is not a supported protocol (openai, '
+                        f"openai-responses, anthropic, gemini, vertex-ai){hint}; its models are "
+                        "ignored",
                         pfile,
                     )
                 )
@@ -791,16 +870,29 @@ class _Build:
         if m is None:
             return None
         label = f"{file or 'settings'}: {where}"
-        if m.wireApi not in (None, "chat-completions"):
-            self.diags.append(
-                Diagnostic(
-                    "warning",
-                    f"`{where}.wireApi` {m.wireApi!r} is not supported (only chat-completions); "
-                    f"model '{m.id}' skipped",
-                    file,
+        wire: WireApi = "responses" if protocol == "openai-responses" else "chat-completions"
+        if m.wireApi is not None:
+            if protocol not in OPENAI_FAMILY:
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`{where}.wireApi` is only for OpenAI-compatible providers (openai, "
+                        f"openai-responses), not {protocol}; model '{m.id}' skipped",
+                        file,
+                    )
                 )
-            )
-            return None
+                return None
+            if m.wireApi not in WIRE_APIS:
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`{where}.wireApi` {m.wireApi!r} is not a wire API (use "
+                        f'"chat-completions" or "responses"); model \'{m.id}\' skipped',
+                        file,
+                    )
+                )
+                return None
+            wire = m.wireApi  # type: ignore[assignment]
         if m.baseUrl is not None:
             base: Sourced[str] | None = Sourced(
                 m.baseUrl.rstrip("/"), label + ".baseUrl", "settings"
@@ -848,6 +940,7 @@ class _Build:
             generation=_generation(m.generationConfig, self.environ, atomic=True),
             source=label,
             description=m.description,
+            wire_api=wire,
         )
 
     # -- project files may not redirect the user's keys ----------------------------------
@@ -961,6 +1054,7 @@ class _Build:
             generation=self.top_generation,
             source=source,
             runtime=True,
+            wire_api="responses" if protocol == "openai-responses" else "chat-completions",
         )
 
     # -- auth type ------------------------------------------------------------------------
@@ -1061,7 +1155,8 @@ class _Build:
             runtime: list[ModelInfo] = []
             if current is not None and current.runtime and current.protocol == p:
                 runtime.append(current)
-            for var in MODEL_VARS[p]:
+            # OPENAI_MODEL already lists under openai; once is enough unless it is current.
+            for var in MODEL_VARS[p] if p != "openai-responses" else ():
                 s = self.get(var)
                 if s is None or any(m.id == s.value for m in runtime):
                     continue

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import ipaddress
 import json
 import os
 import platform
@@ -22,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from qwen_lsp import __version__
+from qwen_lsp import __version__, net
 from qwen_lsp.errors import QwenError
 from qwen_lsp.redact import register, scrub
 from qwen_lsp.target import (
@@ -116,20 +115,10 @@ def json_event(data: str, target: ModelTarget, provider: str) -> Any:
 # ---- URL safety --------------------------------------------------------------------------------
 
 
-def host_of(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url
-    except ValueError:
-        return url
+host_of = net.host_of
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":  # RFC 6761: always the loopback interface
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback = net.is_loopback
 
 
 def check_url(url: str, target: ModelTarget, provider: str) -> None:
@@ -155,92 +144,15 @@ def check_url(url: str, target: ModelTarget, provider: str) -> None:
         )
 
 
-# ---- pool -------------------------------------------------------------------------------------
-
-# httpcore's pool does O(connections) work -- a poll() per connection, and O(n^2) when many are
-# idle -- every time a request starts or ends, so one pool holding a burst of 64 connections costs
-# ~10 ms of CPU per request (see docs/benchmarks.md). Connections to an origin are therefore
-# split into lanes: small httpx clients of at most LANE_SIZE connections each. A request takes
-# the first lane with a free slot (reusing its keep-alive connections) or opens a new lane, so
-# no request ever queues behind another and pool bookkeeping stays flat.
-LANE_SIZE = 4
+# ---- pool: qwen_lsp.net owns clients, routes and TLS ------------------------------------------
 
 
-class _Lane:
-    __slots__ = ("busy", "client")
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.busy = 0  # requests holding a connection of this lane (until their response closes)
-
-    def release(self) -> None:
-        self.busy -= 1
-
-
-_lanes: dict[str, list[_Lane]] = {}
-_clients_loop: asyncio.AbstractEventLoop | None = None
-_ssl_context: Any = None  # built once (~25 ms): every lane shares it
-
-
-def _origin(url: str) -> str:
-    p = urlsplit(url)
-    port = p.port or (443 if p.scheme == "https" else 80)
-    return f"{p.scheme}://{p.hostname}:{port}"
-
-
-def _new_client() -> httpx.AsyncClient:
-    global _ssl_context
-    import httpx
-
-    if _ssl_context is None:
-        _ssl_context = httpx.create_ssl_context(trust_env=True)  # honours SSL_CERT_FILE
-    return httpx.AsyncClient(
-        http2=True,  # only negotiated over TLS (ALPN); plain http stays HTTP/1.1
-        verify=_ssl_context,
-        limits=httpx.Limits(
-            max_connections=LANE_SIZE, max_keepalive_connections=LANE_SIZE, keepalive_expiry=60.0
-        ),
-        follow_redirects=False,  # a redirect would carry the key to another host
-        trust_env=True,  # honour HTTPS_PROXY like any CLI tool
-    )
-
-
-def acquire_lane(url: str) -> _Lane:
-    """A keep-alive client for `url`'s origin with a free connection slot, reserved for one
-    request: call `release()` once its response is closed.
-
-    Clients belong to the event loop they were made on; if the loop changed (tests run one loop
-    per test) the old ones are dropped rather than used from the wrong loop.
-    """
-    global _clients_loop
-    loop = asyncio.get_running_loop()
-    if _clients_loop is not loop:
-        _lanes.clear()
-        _clients_loop = loop
-    lanes = _lanes.setdefault(_origin(url), [])
-    for lane in lanes:
-        if lane.busy < LANE_SIZE:
-            break
-    else:
-        lane = _Lane(_new_client())
-        lanes.append(lane)
-    lane.busy += 1
-    return lane
-
-
-def client_for(url: str) -> httpx.AsyncClient:
-    """The origin's first keep-alive client (for callers that do not need a reserved slot)."""
-    lane = acquire_lane(url)
-    lane.release()
-    return lane.client
+def acquire_lane(url: str, target: ModelTarget) -> net.Lane:
+    return net.acquire_lane(url, target.network)
 
 
 async def aclose() -> None:
-    clients = [lane.client for lanes in _lanes.values() for lane in lanes]
-    _lanes.clear()
-    for c in clients:
-        with contextlib.suppress(Exception):
-            await c.aclose()
+    await net.aclose()
 
 
 # ---- retries and errors -----------------------------------------------------------------------
@@ -466,11 +378,11 @@ async def _send(
     url: str,
     headers: dict[str, str],
     body: bytes | None,
-) -> tuple[httpx.Response, _Lane]:
+) -> tuple[httpx.Response, net.Lane]:
     """Send with retries; returns a 2xx response whose body is not read yet and its lane: the
     caller closes the response, then releases the lane."""
     check_url(url, target, provider)
-    lane = acquire_lane(url)
+    lane = acquire_lane(url, target)
     try:
         return await _send_on(lane.client, target, provider, method, url, headers, body), lane
     except BaseException:

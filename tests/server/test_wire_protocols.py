@@ -106,3 +106,18 @@ async def test_unknown_launch_values_are_diagnostics_not_an_exit(lsp: Harness) -
     await lsp.stop()
     assert secret.encode() not in lsp.stderr
     assert secret not in str(cfg)
+
+
+async def test_whole_json_answer_to_a_streaming_request(lsp: Harness, fake: FakeUpstream) -> None:
+    lsp.write_settings(responses_settings(fake))
+    lsp.env["FAKE_KEY"] = KEY
+    await lsp.start()
+    fake.script("chat", Behaviour(answer_json=True, text="all at once"))
+    res = await lsp.request("qwen/complete", {"prompt": "x", "model": "gpt-chat"})
+    assert res["text"] == "all at once" and res["finishReason"] == "stop"
+    page = "<html><body>proxy login</body></html>\n"
+    fake.script("responses", Behaviour(raw_sse=page, headers={"content-type": "text/html"}))
+    err = await lsp.error("qwen/complete", {"prompt": "x"})
+    assert err.data["kind"] == "upstream"
+    assert "did not stream" in err.message and "Content-Type text/html" in err.message
+    assert "Check baseUrl" in err.message

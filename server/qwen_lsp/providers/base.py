@@ -76,6 +76,11 @@ class Adapter(Protocol):
         """(method, url, headers, body) of the cheapest request that proves the key works."""
         ...
 
+    def complete_body(self, target: ModelTarget, obj: Any) -> tuple[str, Finish] | None:
+        """(text, Finish) when `obj` is a complete non-streaming answer of this protocol (a
+        gateway answered the streaming request with one JSON body), else None."""
+        ...
+
 
 def provider_name(target: ModelTarget) -> str:
     return target.protocol
@@ -346,6 +351,59 @@ def early_end(target: ModelTarget, provider: str, why: str) -> QwenError:
     )
 
 
+MAX_WHOLE_BODY = 32 * 1024 * 1024  # a non-streamed answer bigger than this is not an answer
+
+
+def _is_sse(content_type: str) -> bool:
+    return "event-stream" in content_type.lower()
+
+
+def _is_json(content_type: str) -> bool:
+    ct = content_type.lower().split(";")[0].strip()
+    return ct == "application/json" or ct.endswith("+json")
+
+
+def not_streamed(target: ModelTarget, provider: str, content_type: str) -> QwenError:
+    ct = content_type.split(";")[0].strip() or "missing"
+    return QwenError(
+        "upstream",
+        f"{host_of(target.base_url)} did not stream the answer for model {target.model_id} "
+        f"(Content-Type {ct}): the endpoint did not stream. Check baseUrl ({target.base_url}): "
+        f"it must be a {provider} API endpoint.",
+        provider=provider,
+    )
+
+
+async def _whole_answer(
+    adapter: Adapter, target: ModelTarget, resp: httpx.Response, content_type: str
+) -> tuple[str, Finish]:
+    """A streaming request answered with one `application/json` body: accepted when it is a
+    complete answer of the protocol, an error when it is an error object, else not_streamed."""
+    import httpx
+
+    provider = adapter.provider
+    out = bytearray()
+    try:
+        async for chunk in resp.aiter_bytes():
+            out += chunk
+            if len(out) > MAX_WHOLE_BODY:
+                raise not_streamed(target, provider, content_type)
+    except httpx.TimeoutException:
+        raise _timeout_error(target, provider, timeout_of(target), "sent no data") from None
+    except (httpx.TransportError, httpx.DecodingError):
+        raise early_end(target, provider, "the connection closed mid-answer") from None
+    try:
+        obj = json.loads(out)
+    except ValueError:
+        raise not_streamed(target, provider, content_type) from None
+    if isinstance(obj, dict) and obj.get("error"):
+        raise stream_error(target, provider, obj)
+    got = adapter.complete_body(target, obj)
+    if got is None:
+        raise not_streamed(target, provider, content_type)
+    return got
+
+
 def stream_error(target: ModelTarget, provider: str, obj: Any) -> QwenError:
     """An error reported inside a 200 stream (OpenAI `{"error"}`, Anthropic `event: error`)."""
     raw = dumps(obj)
@@ -456,6 +514,13 @@ async def run_stream(
     resp, lane = await _send(target, provider, "POST", url, headers, body)
     t = timeout_of(target)
     try:
+        ctype = resp.headers.get("content-type", "")
+        if _is_json(ctype):
+            text, fin = await _whole_answer(adapter, target, resp, ctype)
+            if text:
+                yield Delta(text)
+            yield fin
+            return
         parser = SSEParser()
         dec = adapter.decoder(target)
         chunks = resp.aiter_bytes()
@@ -479,6 +544,8 @@ async def run_stream(
                 raise early_end(target, provider, "the connection closed mid-answer") from None
         except SSEError as exc:
             raise early_end(target, provider, str(exc)) from None
+        if parser.events == 0 and not _is_sse(ctype):
+            raise not_streamed(target, provider, ctype)  # an HTML page, plain text...
         if dec.done:
             # Read the (normally already arrived) end of the body so the connection can go
             # back to the pool; a server that keeps it open gets its connection dropped.

@@ -98,6 +98,16 @@ class GeminiAdapter:
     def decoder(self, target: ModelTarget) -> _Decoder:
         return _Decoder(target, self.provider)
 
+    def complete_body(self, target: ModelTarget, obj: Any) -> tuple[str, Finish] | None:
+        """A whole answer: one GenerateContentResponse, or the JSON array of them that
+        streamGenerateContent sends when `alt=sse` was dropped on the way."""
+        chunks = obj if isinstance(obj, list) else [obj]
+        if not chunks or not all(isinstance(c, dict) and "candidates" in c for c in chunks):
+            return None
+        dec = _Decoder(target, self.provider)
+        text = "".join(d.text for c in chunks for d in dec.chunk(c))
+        return text, dec.finish()
+
     def check_request(self, target: ModelTarget) -> tuple[str, str, dict[str, str], bytes | None]:
         headers = _headers(target)
         if target.protocol == "vertex-ai":
@@ -123,8 +133,11 @@ class _Decoder:
         obj = base.json_event(data, self.target, self.provider)
         if isinstance(obj, list):  # some proxies wrap each chunk in an array
             obj = obj[0] if obj else {}
+        return self.chunk(obj)
+
+    def chunk(self, obj: Any) -> list[Delta]:
         if not isinstance(obj, dict):
-            return ()
+            return []
         if obj.get("error"):
             raise base.stream_error(self.target, self.provider, obj)
         um = obj.get("usageMetadata")

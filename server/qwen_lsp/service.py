@@ -52,7 +52,7 @@ class QwenService:
         self._session = Overrides()  # qwen/auth and qwen/selectModel choices (in memory)
         self.resolver = Resolver(None, self._launch, self._environ)
         self._oauth: QwenOAuth | None = None
-        self._oauth_key: tuple[str, str] | None = None
+        self._oauth_key: tuple[Any, ...] | None = None
         self._signing_in = False
         self._sign_in_message = ""
         self._sign_in_task: asyncio.Task[None] | None = None
@@ -156,12 +156,14 @@ class QwenService:
     def _get_oauth(self, r: Resolution) -> QwenOAuth:
         from .auth.qwen_oauth import QwenOAuth
 
-        key = (r.qwen_home.value, r.oauth_base_url.value)
+        key = (r.qwen_home.value, r.oauth_base_url.value, r.network)
         if self._oauth is None or self._oauth_key != key:
             if self._oauth is not None:
                 old = self._oauth
                 asyncio.get_running_loop().create_task(old.aclose())
-            self._oauth = QwenOAuth(Path(r.qwen_home.value), r.oauth_base_url.value)
+            self._oauth = QwenOAuth(
+                Path(r.qwen_home.value), r.oauth_base_url.value, network=r.network
+            )
             self._oauth_key = key
         return self._oauth
 

@@ -7,11 +7,14 @@ code_challenge, code_challenge_method=S256, header `x-request-id: <uuid4>`) and
 The PKCE challenge comes from Authlib (`create_s256_code_challenge`); the verifier is 32 random
 bytes, base64url without padding.
 
-Polling policy (documented in docs/authentication.md):
-- first poll after `interval` seconds when the server sends one, else 2 s (Qwen sends none);
+Polling policy, RFC 8628 §3.4-3.5 (documented in docs/authentication.md):
+- first poll after `interval` seconds when the server sends one; else 5 s (the RFC default),
+  except 2 s for Qwen's own host chat.qwen.ai, which sends none and is polled every 2 s by the
+  Qwen Code CLI;
 - `authorization_pending` (400) -> keep polling at the current interval;
-- `slow_down` (400 as in RFC 8628, or 429 as Qwen sends it) -> interval x1.5, capped at 10 s
-  (or at the server's own interval when that is larger); the larger interval is kept;
+- `slow_down` (400 as in RFC 8628, or 429 as Qwen sends it) -> interval + 5 s, or the
+  `interval` in the answer when that is larger; kept for all later polls, never capped below
+  `expires_in` (a server that adds 5 s per slow_down is always caught up with);
 - `expired_token` -> QwenError("timeout"); `access_denied` -> QwenError("auth"); 401 ->
   QwenError("auth"); another 429 -> QwenError("upstream", status=429); a quota/"discontinued"
   answer -> QwenError("quota"); any other OAuth error (e.g. `invalid_grant` for a wrong
@@ -82,8 +85,10 @@ TOKEN_PATH = "/api/v1/oauth2/token"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_API_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 
-DEFAULT_INTERVAL_S = 2.0
-MAX_INTERVAL_S = 10.0
+DEFAULT_INTERVAL_S = 5.0  # RFC 8628 §3.2: "If no value is provided, clients MUST use 5"
+QWEN_HOST_INTERVAL_S = 2.0  # what the CLI polls chat.qwen.ai at (it sends no interval)
+QWEN_HOSTS = frozenset({"chat.qwen.ai"})
+SLOW_DOWN_STEP_S = 5.0  # RFC 8628 §3.5: "the interval MUST be increased by 5 seconds"
 DEFAULT_DEVICE_EXPIRES_IN = 600
 DEFAULT_TOKEN_EXPIRES_IN = 3600
 PROVIDER = "qwen-oauth"
@@ -134,6 +139,26 @@ def check_base_url(url: str) -> str:
             provider=PROVIDER,
         )
     return text
+
+
+def _seconds(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        return None
+    return float(v)
+
+
+def initial_interval(base_url: str, answered: Any) -> float:
+    """The first polling interval: the server's, else 5 s (2 s for Qwen's own host)."""
+    given = _seconds(answered)
+    if given is not None:
+        return given
+    host = (urlsplit(base_url).hostname or "").lower()
+    return QWEN_HOST_INTERVAL_S if host in QWEN_HOSTS else DEFAULT_INTERVAL_S
+
+
+def slowed_down(current: float, answered: Any, step: float = SLOW_DOWN_STEP_S) -> float:
+    """The interval after a `slow_down`: +step, or the answer's own `interval` when larger."""
+    return max(current + step, _seconds(answered) or 0.0)
 
 
 def new_pkce_pair() -> tuple[str, str]:
@@ -209,8 +234,12 @@ class QwenOAuth:
         store: TokenStore | None = None,
         http: httpx.AsyncClient | None = None,
         refresh_timeout_s: float = 30.0,
+        slow_down_step_s: float = SLOW_DOWN_STEP_S,
+        network: net.Network = net.DIRECT,
     ) -> None:
         self.base_url = base_url
+        self.slow_down_step_s = slow_down_step_s
+        self.network = network
         self.store = store or TokenStore(
             qwen_home, stale_lock_ms=stale_lock_ms, check_interval_s=check_interval_s
         )
@@ -224,7 +253,8 @@ class QwenOAuth:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+            # The same route as model traffic: proxy, custom CA, loopback never proxied.
+            self._http = net.make_client(self.base_url, self.network, timeout=httpx.Timeout(30.0))
         return self._http
 
     async def _post(
@@ -303,9 +333,7 @@ class QwenOAuth:
             expires_in=int(expires_in)
             if isinstance(expires_in, int | float) and expires_in > 0
             else DEFAULT_DEVICE_EXPIRES_IN,
-            interval=float(interval)
-            if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0
-            else DEFAULT_INTERVAL_S,
+            interval=initial_interval(self.base_url, interval),
             device_code=device_code,
         )
         log.info("Qwen sign-in started: open %s (code %s)", auth.verification_uri, auth.user_code)
@@ -335,7 +363,6 @@ class QwenOAuth:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + auth.expires_in
         interval = auth.interval
-        cap = max(MAX_INTERVAL_S, auth.interval)
         expired = QwenError(
             "timeout",
             "The Qwen sign-in code expired before it was approved. Sign in again.",
@@ -376,7 +403,8 @@ class QwenOAuth:
             if err == "authorization_pending":
                 continue
             if err == "slow_down":
-                interval = min(interval * 1.5, cap)
+                said = body.get("interval") if body else None
+                interval = slowed_down(interval, said, self.slow_down_step_s)
                 log.info("Qwen sign-in: server asked to slow down; polling every %.1f s", interval)
                 continue
             quota = _quota_error(answer)

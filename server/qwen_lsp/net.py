@@ -87,7 +87,8 @@ class Network:
         except ValueError:
             return None
         host = p.hostname or ""
-        if is_loopback(host) or _no_proxy_matches(self.no_proxy, host, p.port):
+        port = p.port or (443 if p.scheme == "https" else 80)
+        if is_loopback(host) or _no_proxy_matches(self.no_proxy, host, port):
             return None
         return self.https_proxy if p.scheme == "https" else self.http_proxy
 
@@ -190,7 +191,7 @@ def _normalise_proxy(raw: str, source: str, notes: list[str]) -> str | None:
     return url
 
 
-def _no_proxy_matches(no_proxy: str, host: str, port: int | None) -> bool:
+def _no_proxy_matches(no_proxy: str, host: str, port: int) -> bool:
     """curl's NO_PROXY rules: `*`, host names matching the host or a parent domain (a leading
     dot optional), IP addresses and CIDR ranges, each optionally with `:port`."""
     host = host.lower().rstrip(".").strip("[]")
@@ -206,7 +207,7 @@ def _no_proxy_matches(no_proxy: str, host: str, port: int | None) -> bool:
             if port_s.isdigit():
                 entry, want_port = name, int(port_s)
         entry = entry.strip("[]")
-        if want_port is not None and port is not None and want_port != port:
+        if want_port is not None and want_port != port:
             continue
         try:
             net = ipaddress.ip_network(entry, strict=False)

@@ -75,6 +75,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -195,9 +196,20 @@ class _ClientGone(Exception):
 
 
 class FakeUpstream:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        url_host: str | None = None,
+    ) -> None:
+        """`ssl_context` serves HTTPS (tests/fakes/tls.py makes one); `url_host` is the host
+        name `url` uses (a name only a test proxy resolves, e.g. "upstream.test")."""
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.url_host = url_host
         self.valid_keys: set[str] | None = None
         self.requests: list[RecordedRequest] = []
         self.connections: list[ConnectionRecord] = []
@@ -213,7 +225,8 @@ class FakeUpstream:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.url_host or self.host}:{self.port}"
 
     def start(self) -> FakeUpstream:
         ready = threading.Event()
@@ -233,7 +246,9 @@ class FakeUpstream:
         return self
 
     async def _start_server(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, ssl=self.ssl_context
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def serve_forever(self) -> None:

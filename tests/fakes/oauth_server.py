@@ -371,9 +371,21 @@ _DONE = """<!doctype html><html><head><meta charset="utf-8"><title>Done</title><
 class FakeOAuthServer:
     """See the module docstring. Thread-safe; all OAuth processing is serialised."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: Any = None,
+        url_host: str | None = None,
+        **config: Any,
+    ) -> None:
+        """`ssl_context` serves HTTPS; `url_host` is the host name `base_url` uses (one only a
+        test proxy resolves)."""
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.url_host = url_host
         self.config = FakeConfig(**config)
         self._initial = dataclasses.replace(self.config)
         self.state = _State()
@@ -388,9 +400,12 @@ class FakeOAuthServer:
     def start(self) -> FakeOAuthServer:
         httpd = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
         httpd.daemon_threads = True
+        if self.ssl_context is not None:
+            httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        self.base_url = f"http://{host}:{httpd.server_address[1]}"
+        host = self.url_host or (self.host if ":" not in self.host else f"[{self.host}]")
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{host}:{httpd.server_address[1]}"
         self._thread = threading.Thread(target=httpd.serve_forever, daemon=True, name="fake-oauth")
         self._thread.start()
         return self

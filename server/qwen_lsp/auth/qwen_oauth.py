@@ -275,9 +275,19 @@ class QwenOAuth:
                 "timeout", f"{what} timed out after {timeout:g} s ({url}).", provider=PROVIDER
             ) from None
         except httpx.HTTPError as e:
+            tls = net.tls_failure(e)
+            if tls is not None:
+                host = net.host_of(url)
+                raise QwenError(
+                    "config",
+                    f"{what} failed: " + net.tls_advice(host, tls, self.network),
+                    provider=PROVIDER,
+                ) from None
+            proxy = self.network.proxy_for(url)
+            route = f" through the proxy {net.mask_url(proxy)}" if proxy else ""
             raise QwenError(
                 "upstream",
-                f"{what} failed: could not reach {url} ({type(e).__name__}).",
+                f"{what} failed: could not reach {url}{route} ({type(e).__name__}).",
                 provider=PROVIDER,
             ) from None
         text = resp.text

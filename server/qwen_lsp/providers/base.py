@@ -323,10 +323,23 @@ def http_error(
 
 
 def _transport_error(target: ModelTarget, provider: str, exc: Exception) -> QwenError:
+    host = host_of(target.base_url)
+    tls = net.tls_failure(exc)
+    if tls is not None:
+        return QwenError(
+            "config",
+            f"Could not connect to {host} for model {target.model_id}: "
+            + net.tls_advice(host, tls, target.network),
+            provider=provider,
+        )
     detail = scrub(str(exc)) or type(exc).__name__
+    proxy = target.network.proxy_for(target.base_url)
+    route = (
+        f" through the proxy {net.mask_url(proxy)} ({target.network.proxy_source})" if proxy else ""
+    )
     return QwenError(
         "upstream",
-        f"Could not reach {host_of(target.base_url)} for model {target.model_id}: {detail}. "
+        f"Could not reach {host}{route} for model {target.model_id}: {detail}. "
         "Check the network, proxy settings and the base URL.",
         provider=provider,
     )
@@ -472,7 +485,8 @@ async def _send_on(
         except httpx.TimeoutException:
             raise _timeout_error(target, provider, t, "did not answer") from None
         except httpx.TransportError as exc:
-            if attempt < retries:
+            # A certificate the CA store rejects will be rejected again: no retry.
+            if attempt < retries and net.tls_failure(exc) is None:
                 await asyncio.sleep(backoff(attempt))
                 attempt += 1
                 continue

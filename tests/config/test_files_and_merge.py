@@ -330,3 +330,24 @@ def test_unknown_keys_are_preserved_and_ignored(w: World) -> None:
     r = w.resolve(authType="openai")
     assert r.model is not None and r.model.id == "m"
     assert not r.diagnostics
+
+
+def test_vertex_adc_endpoint_from_location(w: World) -> None:
+    adc = w.file("~/.config/gcloud/application_default_credentials.json", {"type": "x"})
+    env = {"GOOGLE_CLOUD_PROJECT": "p", "GOOGLE_MODEL": "g", "GOOGLE_CLOUD_LOCATION": "asia-east1"}
+    r = w.resolve(env=env)
+    assert r.auth_type is not None and r.auth_type.value == "vertex-ai"
+    m = r.model
+    assert m is not None and m.has_credentials and m.adc is not None
+    assert m.adc.credentials_file == str(adc)
+    assert m.base_url is not None
+    assert m.base_url.value == "https://asia-east1-aiplatform.googleapis.com"
+    r = w.resolve(env={**env, "GOOGLE_CLOUD_LOCATION": "global"})
+    assert r.model is not None and r.model.base_url is not None
+    assert r.model.base_url.value == "https://aiplatform.googleapis.com"
+    r = w.resolve(env={**env, "GOOGLE_CLOUD_LOCATION": "evil.com/x#"})
+    assert r.model is not None and not r.model.has_credentials
+    assert "is not a region name" in diag_text(r)
+    # a key beats ADC (express mode)
+    r = w.resolve(env={**env, "GOOGLE_API_KEY": "k"})
+    assert r.model is not None and r.model.adc is None and r.model.key is not None

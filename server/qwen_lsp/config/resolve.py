@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import net, redact
+from ..auth import google_adc
 from ..errors import QwenError
 from ..target import AUTH_TYPES, WIRE_APIS, AuthType, Generation, ModelTarget, WireApi
 from . import envrules
@@ -180,6 +181,7 @@ class ModelInfo:
     runtime: bool = False  # not from modelProviders: flags, env vars or defaults
     description: str | None = None
     wire_api: WireApi = "chat-completions"
+    adc: google_adc.AdcConfig | None = None  # Vertex AI through Application Default Credentials
 
     def to_json(self, current: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name, "protocol": self.protocol}
@@ -241,8 +243,10 @@ class Resolution:
         info: ModelInfo,
         oauth_token: str | None = None,
         oauth_resource_url: str | None = None,
+        adc_token: str | None = None,
     ) -> ModelTarget:
-        """The adapter input for `info`. Raises QwenError(auth|config) when it cannot work."""
+        """The adapter input for `info`. Raises QwenError(auth|config) when it cannot work.
+        Qwen OAuth and ADC models need the token the caller obtained (auth/)."""
         if info.protocol == "qwen-oauth":
             if not oauth_token:
                 raise QwenError(
@@ -264,6 +268,24 @@ class Resolution:
         if info.base_url is None:  # pragma: no cover - every API model has one
             raise QwenError("config", f"Model '{info.id}' has no base URL.")
         base = info.base_url.value
+        if info.key is None and info.adc is not None:
+            if not adc_token:  # pragma: no cover - the service mints it first
+                raise QwenError(
+                    "auth", f"No token from {info.adc.describe()}.", provider="vertex-ai"
+                )
+            check_credential_url(base, info.base_url.source)
+            return ModelTarget(
+                protocol="vertex-ai",
+                model_id=info.id,
+                base_url=base,
+                api_key=adc_token,
+                auth_type="vertex-ai",
+                key_source=info.adc.describe(),
+                generation=info.generation,
+                bearer=True,
+                vertex_scope=(info.adc.project, info.adc.location),
+                network=self.network,
+            )
         if info.key is None:
             raise QwenError("auth", missing_key_message(info), provider=info.protocol)
         check_credential_url(base, info.base_url.source)
@@ -340,6 +362,18 @@ class Resolution:
                     "keySource": current.key.source if current.key else None,
                     "key": redact.mask(current.key.value) if current.key else None,
                 }
+                | (
+                    {
+                        "adc": {
+                            "credentialsFile": current.adc.credentials_file,
+                            "source": current.adc.file_source,
+                            "project": current.adc.project,
+                            "location": current.adc.location,
+                        }
+                    }
+                    if current.adc
+                    else {}
+                )
                 if current
                 else None
             ),
@@ -412,9 +446,16 @@ def missing_key_message(info: ModelInfo) -> str:
             '"envKey": "<VARIABLE>" to the entry and set that variable.'
         )
     var = KEY_VARS.get(info.protocol, "an API key")
+    adc = (
+        " Or use Application Default Credentials: set GOOGLE_CLOUD_PROJECT (and "
+        "GOOGLE_CLOUD_LOCATION) and run `gcloud auth application-default login` or set "
+        "GOOGLE_APPLICATION_CREDENTIALS."
+        if info.protocol == "vertex-ai"
+        else ""
+    )
     return (
         f"Missing API key for {info.protocol} model '{info.id}': sign in with an API key, or "
-        f"set {var} in your shell, a .env file or `env` in settings.json."
+        f"set {var} in your shell, a .env file or `env` in settings.json.{adc}"
     )
 
 
@@ -429,6 +470,9 @@ def _is_secret_name(name: str) -> bool:
 
 def _relevant_env_names(r: Resolution) -> set[str]:
     names: set[str] = {"QWEN_OAUTH", "QWEN_OAUTH_BASE_URL", "QWEN_MODEL", CODING_PLAN_KEY_VAR}
+    names.update(
+        ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS")
+    )
     names.update(net.NET_VARS)
     for d in (KEY_VARS, BASE_VARS):
         names.update(d.values())
@@ -479,6 +523,7 @@ class _Build:
         self._env()
         self._network()
         self._oauth()
+        self._adc()
         self._registry()
         self._auth_type()
         self._current_model()
@@ -775,6 +820,65 @@ class _Build:
         self.watched.append(cred)
         self.oauth_signed_in = _oauth_file_usable(cred)
 
+    # -- Vertex AI Application Default Credentials ----------------------------------------
+
+    def _adc(self) -> None:
+        """ADC applies to Vertex AI models without a key when GOOGLE_CLOUD_PROJECT is set."""
+        self.adc: google_adc.AdcConfig | None = None
+        project = self.get("GOOGLE_CLOUD_PROJECT")
+        if project is None:
+            return
+        loc = self.get("GOOGLE_CLOUD_LOCATION")
+        location = loc.value if loc else google_adc.DEFAULT_LOCATION
+        if not google_adc.valid_location(location):
+            self.diags.append(
+                Diagnostic(
+                    "error",
+                    f"GOOGLE_CLOUD_LOCATION {location!r} ({loc.source if loc else ''}) is not a "
+                    "region name (e.g. us-central1 or global); Application Default Credentials "
+                    "are not used",
+                )
+            )
+            return
+        named = self.user_get("GOOGLE_APPLICATION_CREDENTIALS")  # never from a project file
+        if named is not None:
+            path = Path(os.path.expanduser(named.value))
+            source = named.source
+        else:
+            path = google_adc.gcloud_adc_path(self.home, self.environ)
+            source = "gcloud's default location"
+        self.watched.append(path)
+        if not path.is_file():
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    f"GOOGLE_CLOUD_PROJECT is set ({project.source}) but there is no Google "
+                    f"credentials file at {path} ({source}), so Vertex AI models without an "
+                    f"API key have no credentials. {google_adc.NO_ADC_HINT}",
+                )
+            )
+            return
+        self.adc = google_adc.AdcConfig(str(path), source, project.value, location)
+
+    def _with_adc(
+        self, base: Sourced[str], what: str, file: str | None
+    ) -> tuple[Sourced[str], google_adc.AdcConfig | None]:
+        """A Vertex AI model without a key: (base URL, ADC) when ADC is configured and allowed
+        for this base URL (a project file may not send the user's token elsewhere)."""
+        adc = self.adc
+        if adc is None:
+            return base, None
+        if base.kind == "default":
+            base = Sourced(
+                google_adc.vertex_base_url(adc.location),
+                f"GOOGLE_CLOUD_LOCATION ({adc.location})",
+                "default",
+            )
+        cred = Sourced(adc.credentials_file, adc.file_source, "env")
+        if self._guard_project_base(cred, base, what, file) is None:
+            return base, None
+        return base, adc
+
     # -- model registry (modelProviders) ---------------------------------------------------
 
     def _registry(self) -> None:
@@ -911,7 +1015,10 @@ class _Build:
         else:
             base = self._runtime_base(protocol, None)
         key: Sourced[str] | None = None
-        if m.envKey is None:
+        adc: google_adc.AdcConfig | None = None
+        if m.envKey is None and protocol == "vertex-ai" and self.adc is not None and base:
+            base, adc = self._with_adc(base, f"model '{m.id}' (`{where}`)", file)
+        elif m.envKey is None:
             self.diags.append(
                 Diagnostic(
                     "warning",
@@ -934,8 +1041,9 @@ class _Build:
             name=m.name or m.id,
             protocol=protocol,  # type: ignore[arg-type]
             base_url=base,
-            has_credentials=key is not None,
+            has_credentials=key is not None or adc is not None,
             key=key,
+            adc=adc,
             env_key=m.envKey,
             generation=_generation(m.generationConfig, self.environ, atomic=True),
             source=label,
@@ -1039,7 +1147,10 @@ class _Build:
         key = self._runtime_key(protocol, base)
         if key is not None:
             key = self._guard_project_base(key, base, f"{protocol} model '{model_id}'", None)
-        if key is not None:
+        adc: google_adc.AdcConfig | None = None
+        if key is None and protocol == "vertex-ai":
+            base, adc = self._with_adc(base, f"{protocol} model '{model_id}'", None)
+        if key is not None or adc is not None:
             try:
                 check_credential_url(base.value, base.source)
             except QwenError as e:
@@ -1049,8 +1160,9 @@ class _Build:
             name=model_id,
             protocol=protocol,  # type: ignore[arg-type]
             base_url=base,
-            has_credentials=key is not None,
+            has_credentials=key is not None or adc is not None,
             key=key,
+            adc=adc,
             generation=self.top_generation,
             source=source,
             runtime=True,

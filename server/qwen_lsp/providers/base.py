@@ -255,6 +255,11 @@ def _key_phrase(target: ModelTarget) -> str:
     src = target.key_source
     if target.auth_type == "qwen-oauth":
         return "the Qwen OAuth token was rejected. Sign in again (qwen.signIn)."
+    if target.bearer and src:
+        return (
+            f"the token from {src} was rejected. Check that its account may use Vertex AI in "
+            "this project (roles/aiplatform.user) and that the API is enabled."
+        )
     if src:
         return f"the key in {src} was rejected. Check the key or sign in again."
     return "the API key was rejected. Check the key or sign in again."

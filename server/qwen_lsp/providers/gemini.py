@@ -1,6 +1,8 @@
-"""Gemini API (`{base}/v1beta/models/{id}:streamGenerateContent?alt=sse`) and Vertex AI express
-mode with an API key (`{base}/v1beta1/publishers/google/models/{id}:...`). Both use the same
-request and response shapes; only the URL and the provider name differ."""
+"""Gemini API (`{base}/v1beta/models/{id}:streamGenerateContent?alt=sse`) and Vertex AI: express
+mode with an API key (`{base}/v1beta1/publishers/google/models/{id}:...`, x-goog-api-key) or
+Application Default Credentials (`{base}/v1beta1/projects/{p}/locations/{l}/publishers/google/
+models/{id}:...`, Authorization: Bearer). All use the same request and response shapes; only
+the URL, the auth header and the provider name differ."""
 
 from __future__ import annotations
 
@@ -45,14 +47,20 @@ def _model_path(target: ModelTarget) -> str:
     if target.protocol == "vertex-ai":
         mid = mid.removeprefix("publishers/google/models/")
         root = (target.base_url or VERTEX_BASE_URL).rstrip("/").removesuffix("/v1beta1")
-        return f"{root}/v1beta1/publishers/google/models/{quote(mid, safe='')}"
+        scope = ""
+        if target.vertex_scope is not None:
+            project, location = target.vertex_scope
+            scope = f"/projects/{quote(project, safe='')}/locations/{quote(location, safe='')}"
+        return f"{root}/v1beta1{scope}/publishers/google/models/{quote(mid, safe='')}"
     root = (target.base_url or GEMINI_BASE_URL).rstrip("/").removesuffix("/v1beta")
     return f"{root}/v1beta/models/{quote(mid, safe='')}"
 
 
 def _headers(target: ModelTarget) -> dict[str, str]:
     h = base.base_headers(target)
-    if target.api_key:
+    if target.api_key and target.bearer:  # an OAuth access token (ADC)
+        h["authorization"] = f"Bearer {target.api_key}"
+    elif target.api_key:
         h["x-goog-api-key"] = target.api_key
     return base.merge_custom(h, target)
 

@@ -25,6 +25,19 @@ class AuthParams(_Params):
     model: str | None = Field(default=None, max_length=512)
     persist: bool = False  # write the key to <qwen home>/.env (0600); off unless asked
 
+    @field_validator("apiKey")
+    @classmethod
+    def _one_token(cls, v: str | None) -> str | None:
+        from .config.envrules import secret_value_problem
+
+        if v is None:
+            return None
+        v = v.strip()  # pasted keys often carry a trailing newline; inside is another matter
+        problem = secret_value_problem(v)
+        if problem is not None:
+            raise ValueError(f"is not a valid key: {problem}")
+        return v
+
     def __repr__(self) -> str:  # the key must never reach a log line
         return f"AuthParams(method={self.method!r}, baseUrl={self.baseUrl!r}, model={self.model!r})"
 

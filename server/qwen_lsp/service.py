@@ -51,6 +51,7 @@ class QwenService:
         self._environ = dict(os.environ if environ is None else environ)
         self._launch = launch or Overrides()
         self._editor = Overrides()
+        self._editor_options: dict[str, Any] = {}
         self._session = Overrides()  # qwen/auth and qwen/selectModel choices (in memory)
         self.resolver = Resolver(None, self._launch, self._environ)
         self._oauth: QwenOAuth | None = None
@@ -73,12 +74,36 @@ class QwenService:
     ) -> None:
         """initialize / didChangeConfiguration: editor options sit just above launch flags."""
         if options is not None:
-            self._editor = Overrides.from_options(options, "initializationOptions")
-            for key in ("openaiApiKey",):
-                if isinstance(options.get(key), str):
-                    redact.register(options[key])
+            self._set_editor_options(dict(options))
         self.resolver.configure(workspace=workspace, overrides=self._overrides())
         self.publish()
+
+    def update_options(self, changed: Mapping[str, Any]) -> None:
+        """workspace/didChangeConfiguration: only the keys the editor sends change (null
+        removes one), so an empty change — eglot sends one on connect — forgets nothing. Trust
+        can be lowered by a change, never raised: a settings push must not unlock the project
+        files of a folder the editor called untrusted at start."""
+        merged = dict(self._editor_options)
+        for k, v in changed.items():
+            if k == "workspaceTrusted":
+                if v is False:
+                    merged[k] = False
+                continue
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        if merged == self._editor_options:
+            return
+        self._set_editor_options(merged)
+        self.resolver.configure(overrides=self._overrides())
+        self.publish()
+
+    def _set_editor_options(self, options: dict[str, Any]) -> None:
+        self._editor_options = options
+        self._editor = Overrides.from_options(options, "initializationOptions")
+        if isinstance(options.get("openaiApiKey"), str):
+            redact.register(options["openaiApiKey"])
 
     def _overrides(self) -> Overrides:
         return self._session.over(self._editor.over(self._launch))
@@ -117,7 +142,7 @@ class QwenService:
             out["message"] = problem
         elif r.notice:
             out["message"] = r.notice
-        return out
+        return redact.scrub_tree(out)  # type: ignore[no-any-return]
 
     def publish(self, force: bool = False) -> None:
         """Tell listeners about the status if it changed since the last time."""
@@ -267,7 +292,13 @@ class QwenService:
         self._signing_in = False
 
     async def _auth_api_key(self, method: str, p: AuthParams) -> dict[str, Any]:
-        signed = Overrides.api_key_sign_in(method, p.apiKey, p.baseUrl, p.model)
+        r = self.resolution()
+        current_base = (
+            r.model.base_url.value
+            if r.model is not None and r.model.protocol == method and r.model.base_url
+            else None
+        )
+        signed = Overrides.api_key_sign_in(method, p.apiKey, p.baseUrl, p.model, current_base)
         # Keys given earlier for other protocols stay in memory; the method and model change.
         candidate = Overrides(
             auth_type=signed.auth_type,
@@ -324,11 +355,13 @@ class QwenService:
 
     def list_models(self) -> dict[str, Any]:
         r = self.resolution()
-        return {
-            "authType": r.auth_type.value if r.auth_type else None,
-            "current": r.model.id if r.model else None,
-            "models": [m.to_json(m is r.model) for m in r.models],
-        }
+        return redact.scrub_tree(  # type: ignore[no-any-return]
+            {
+                "authType": r.auth_type.value if r.auth_type else None,
+                "current": r.model.id if r.model else None,
+                "models": [m.to_json(m is r.model) for m in r.models],
+            }
+        )
 
     def select_model(self, p: SelectModelParams) -> dict[str, Any]:
         r = self.resolution()

@@ -148,12 +148,11 @@ def _seconds(v: Any) -> float | None:
 
 
 def initial_interval(base_url: str, answered: Any) -> float:
-    """The first polling interval: the server's, else 5 s (2 s for Qwen's own host)."""
-    given = _seconds(answered)
-    if given is not None:
-        return given
+    """The first polling interval: the server's (at most MAX_INTERVAL_S), else 5 s (2 s for
+    Qwen's own host)."""
     host = (urlsplit(base_url).hostname or "").lower()
-    return QWEN_HOST_INTERVAL_S if host in QWEN_HOSTS else DEFAULT_INTERVAL_S
+    default = QWEN_HOST_INTERVAL_S if host in QWEN_HOSTS else DEFAULT_INTERVAL_S
+    return seconds_in_range(answered, default, MAX_INTERVAL_S)
 
 
 def slowed_down(current: float, answered: Any, step: float = SLOW_DOWN_STEP_S) -> float:
@@ -165,6 +164,21 @@ def new_pkce_pair() -> tuple[str, str]:
     """(code_verifier, S256 code_challenge): 32 random bytes, base64url without padding."""
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
     return verifier, create_s256_code_challenge(verifier)
+
+
+MAX_TOKEN_EXPIRES_IN = 366 * 24 * 3600
+MAX_DEVICE_EXPIRES_IN = 3600
+MAX_INTERVAL_S = 60.0
+
+
+def seconds_in_range(value: Any, default: float, maximum: float) -> float:
+    """A duration from a server answer: a finite positive number up to `maximum`, else
+    `default` (missing, wrong type, zero or negative) or `maximum` (too large, infinite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return default
+    if value <= 0:
+        return default
+    return float(min(value, maximum))
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,9 +354,9 @@ class QwenOAuth:
                 body.get("verification_uri_complete") or body.get("verification_uri") or ""
             ),
             user_code=str(body.get("user_code") or ""),
-            expires_in=int(expires_in)
-            if isinstance(expires_in, int | float) and expires_in > 0
-            else DEFAULT_DEVICE_EXPIRES_IN,
+            expires_in=int(
+                seconds_in_range(expires_in, DEFAULT_DEVICE_EXPIRES_IN, MAX_DEVICE_EXPIRES_IN)
+            ),
             interval=initial_interval(self.base_url, interval),
             device_code=device_code,
         )
@@ -473,9 +487,10 @@ class QwenOAuth:
                 "upstream", "The Qwen token answer has no refresh_token.", provider=PROVIDER
             )
         token_type = body.get("token_type")
-        expires_in = body.get("expires_in")
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-            expires_in = DEFAULT_TOKEN_EXPIRES_IN
+        # A nonsense lifetime (1e999, -5, "x") must not cost the rotated refresh token.
+        expires_in = seconds_in_range(
+            body.get("expires_in"), DEFAULT_TOKEN_EXPIRES_IN, MAX_TOKEN_EXPIRES_IN
+        )
         resource = body.get("resource_url")
         return Credentials(
             access_token=access,

@@ -45,6 +45,12 @@ MAX_BACKOFF_S = 8.0  # our own exponential steps stop growing here
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is not waited for: we fail with retry_after set
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body we read (enough for any real message)
 DRAIN_S = 1.0  # after the terminal event, how long we wait for the body to end (keep-alive)
+# Every answer is bounded: an upstream that streams valid deltas forever must not keep a
+# request (and its memory) alive forever. The lifetime matches the Qwen Code CLI's default
+# (QWEN_STREAM_MAX_LIFETIME_MS overrides it); no completion an editor asks for comes near the
+# size bound.
+DEFAULT_MAX_LIFETIME_MS = 900_000
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 USER_AGENT = f"qwen-lsp/{__version__} ({sys.platform}; {platform.machine() or 'unknown'})"
 
@@ -360,6 +366,15 @@ def _timeout_error(target: ModelTarget, provider: str, t: float | None, when: st
     )
 
 
+def _over_bound(target: ModelTarget, provider: str, what: str) -> QwenError:
+    return QwenError(
+        "upstream",
+        f"The answer from {host_of(target.base_url)} for model {target.model_id} {what}; it "
+        "was stopped. The endpoint may be misbehaving: check the base URL, or try again.",
+        provider=provider,
+    )
+
+
 def early_end(target: ModelTarget, provider: str, why: str) -> QwenError:
     return QwenError(
         "upstream",
@@ -367,9 +382,6 @@ def early_end(target: ModelTarget, provider: str, why: str) -> QwenError:
         f"early ({why}). Try again.",
         provider=provider,
     )
-
-
-MAX_WHOLE_BODY = 32 * 1024 * 1024  # a non-streamed answer bigger than this is not an answer
 
 
 def _is_sse(content_type: str) -> bool:
@@ -393,10 +405,15 @@ def not_streamed(target: ModelTarget, provider: str, content_type: str) -> QwenE
 
 
 async def _whole_answer(
-    adapter: Adapter, target: ModelTarget, resp: httpx.Response, content_type: str
+    adapter: Adapter,
+    target: ModelTarget,
+    resp: httpx.Response,
+    content_type: str,
+    ends_at: float,
 ) -> tuple[str, Finish]:
     """A streaming request answered with one `application/json` body: accepted when it is a
-    complete answer of the protocol, an error when it is an error object, else not_streamed."""
+    complete answer of the protocol, an error when it is an error object, else not_streamed.
+    The same bounds as a stream: MAX_ANSWER_BYTES and the answer's lifetime."""
     import httpx
 
     provider = adapter.provider
@@ -404,8 +421,12 @@ async def _whole_answer(
     try:
         async for chunk in resp.aiter_bytes():
             out += chunk
-            if len(out) > MAX_WHOLE_BODY:
-                raise not_streamed(target, provider, content_type)
+            if len(out) > MAX_ANSWER_BYTES:
+                raise _over_bound(
+                    target, provider, f"grew past {MAX_ANSWER_BYTES // (1024 * 1024)} MiB"
+                )
+            if time.monotonic() > ends_at:
+                raise _over_bound(target, provider, "was still arriving at the end of its lifetime")
     except httpx.TimeoutException:
         raise _timeout_error(target, provider, timeout_of(target), "sent no data") from None
     except (httpx.TransportError, httpx.DecodingError):
@@ -532,10 +553,12 @@ async def run_stream(
     url, headers, body = adapter.prepare(target, request)
     resp, lane = await _send(target, provider, "POST", url, headers, body)
     t = timeout_of(target)
+    lifetime_ms = target.generation.max_lifetime_ms or DEFAULT_MAX_LIFETIME_MS
+    ends_at = time.monotonic() + lifetime_ms / 1000
     try:
         ctype = resp.headers.get("content-type", "")
         if _is_json(ctype):
-            text, fin = await _whole_answer(adapter, target, resp, ctype)
+            text, fin = await _whole_answer(adapter, target, resp, ctype, ends_at)
             if text:
                 yield Delta(text)
             yield fin
@@ -543,8 +566,21 @@ async def run_stream(
         parser = SSEParser()
         dec = adapter.decoder(target)
         chunks = resp.aiter_bytes()
+        received = 0
         try:
             async for chunk in chunks:
+                received += len(chunk)
+                if received > MAX_ANSWER_BYTES:
+                    raise _over_bound(
+                        target, provider, f"grew past {MAX_ANSWER_BYTES // (1024 * 1024)} MiB"
+                    )
+                if time.monotonic() > ends_at:
+                    raise _over_bound(
+                        target,
+                        provider,
+                        f"was still going after {lifetime_ms / 1000:g}s "
+                        "(QWEN_STREAM_MAX_LIFETIME_MS)",
+                    )
                 for name, data in parser.feed(chunk):
                     for item in dec.event(name, data):
                         yield item

@@ -492,9 +492,14 @@ def _refused_in_settings_env(name: str, scope: str) -> bool:
     )
 
 
+# Names that look secret but hold a file path: showing the path is what doctor is for (the
+# file's contents are never read into a message).
+_PATH_NAMES = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
+
+
 def _is_secret_name(name: str) -> bool:
     up = name.upper()
-    return any(h in up for h in _SECRET_HINTS)
+    return up not in _PATH_NAMES and any(h in up for h in _SECRET_HINTS)
 
 
 def credential_var_names(r: Resolution) -> set[str]:

@@ -103,6 +103,8 @@ async def test_unknown_launch_values_are_diagnostics_not_an_exit(lsp: Harness) -
     assert any("unknown auth type 'foo' (flag --auth-type)" in m for m in messages), messages
     assert any("unknown launch flag(s) ignored: --anthropic-api-key" in m for m in messages)
     assert any("--log-level 'loud'" in m for m in messages)
+    st = await lsp.wait_status(lambda s: "problems" in s)  # the editor shows them too
+    assert st["problems"]["count"] >= 3
     await lsp.stop()
     assert secret.encode() not in lsp.stderr
     assert secret not in str(cfg)

@@ -16,7 +16,6 @@ Cheap to import (no httpx until a client is made): target.py imports `Network`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import os
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
+    import asyncio
     import ssl
 
     import httpx
@@ -365,6 +365,8 @@ def acquire_lane(url: str, network: Network = DIRECT) -> Lane:
     Clients belong to the event loop they were made on; if the loop changed (tests run one loop
     per test) the old ones are dropped rather than used from the wrong loop.
     """
+    import asyncio
+
     global _clients_loop
     loop = asyncio.get_running_loop()
     if _clients_loop is not loop:

@@ -82,13 +82,15 @@ class AnthropicAdapter:
         """A whole Messages API `message` (a gateway that ignored stream=true)."""
         if not isinstance(obj, dict) or obj.get("type") != "message":
             return None
-        blocks = obj.get("content") if isinstance(obj.get("content"), list) else []
+        content = obj.get("content")
+        blocks: list[Any] = content if isinstance(content, list) else []
         text = "".join(
             str(b.get("text") or "")
             for b in blocks
             if isinstance(b, dict) and b.get("type") == "text"
         )
-        u = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+        raw_usage = obj.get("usage")
+        u: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         reason = obj.get("stop_reason") or "end_turn"
         usage = Usage(u.get("input_tokens"), u.get("output_tokens"))
         return text, Finish(_REASONS.get(reason, reason), usage)

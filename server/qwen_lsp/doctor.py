@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .config import Overrides, resolve
+from .config import Overrides
 
 
 def run(workspace: str | None, overrides: Overrides, as_json: bool) -> int:
-    r = resolve(workspace, overrides)
-    data = r.to_json()
+    """Print what an editor's server would see, as `qwen/config` answers it (status included).
+    Exit status 1 when a configuration file has an error, else 0."""
+    from .service import QwenService
+
+    svc = QwenService(overrides)
+    svc.configure(workspace=workspace)
+    data = svc.config()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
@@ -52,8 +57,6 @@ def render(data: dict[str, Any]) -> str:
         )
     else:
         add("model              (none)")
-    if data["problem"]:
-        add(f"  problem          {data['problem']}")
     oauth = data["oauth"]
     signed = "signed in" if oauth["signedIn"] else "not signed in"
     add(f"qwen oauth         {signed} ({oauth['credentialsFile']})")
@@ -74,15 +77,12 @@ def render(data: dict[str, Any]) -> str:
         for name, v in data["environment"].items():
             add(f"  {name:<28} {_sv(v)}")
     add("")
-    if data["diagnostics"]:
-        add("diagnostics")
-        for d in data["diagnostics"]:
-            where = d.get("file", "")
-            if where and d.get("line"):
-                where += f":{d['line']}"
-            add(f"  {d['severity']}: {where + ': ' if where else ''}{d['message']}")
-    else:
-        add("no problems found in the configuration files")
+    add(_status_line(data["status"]))
+    if data["status"].get("message"):
+        add(f"  {data['status']['message']}")
+    add(_diagnostics_heading(data["diagnostics"]))
+    for d in data["diagnostics"]:
+        add(f"  {d['severity']}: {_where(d)}{d['message']}")
     return "\n".join(lines)
 
 
@@ -108,3 +108,32 @@ def render_network(net: dict[str, Any] | None) -> list[str]:
     out.append(f"  CA certificates  {ca_line}")
     out.extend(f"  note: {n}" for n in net.get("notes") or [])
     return out
+
+
+_STATES = {
+    "ready": "ready",
+    "needsAuth": "not ready, sign-in needed",
+    "signingIn": "signing in",
+    "error": "not ready",
+}
+
+
+def _status_line(st: dict[str, Any]) -> str:
+    m = st.get("model")
+    model = f": {m['name']} ({m['id']}) [{m['protocol']}]" if m and st["state"] == "ready" else ""
+    return f"status             {_STATES.get(st['state'], st['state'])}{model}"
+
+
+def _diagnostics_heading(diags: list[dict[str, Any]]) -> str:
+    if not diags:
+        return "configuration      no errors or warnings in the settings and .env files"
+    counts = {sev: sum(d["severity"] == sev for d in diags) for sev in ("error", "warning", "info")}
+    parts = [f"{n} {sev}{'s' if n > 1 else ''}" for sev, n in counts.items() if n]
+    return f"configuration      {', '.join(parts)}:"
+
+
+def _where(d: dict[str, Any]) -> str:
+    where = str(d.get("file") or "")
+    if where and d.get("line"):
+        where += f":{d['line']}"
+    return f"{where}: " if where else ""

@@ -25,6 +25,7 @@ from .target import AUTH_TYPES
 if TYPE_CHECKING:
     from .params import CompleteParams
     from .service import QwenService
+    from .window_prompts import WindowPrompts
 
 # Start-up budget (design.md §5: within 1.3x of a bare pygls server): nothing that pulls in
 # pydantic (config/, params, service), httpx, authlib or the providers is imported before the
@@ -120,6 +121,7 @@ class QwenLanguageServer(LanguageServer):
         self.got_initialize = False  # the `initialize` request arrived
         self.initialized = False  # the `initialized` notification arrived
         self.inline_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._prompts: WindowPrompts | None = None
 
     @property
     def service(self) -> QwenService:
@@ -136,11 +138,75 @@ class QwenLanguageServer(LanguageServer):
             svc.configure(workspace=folder, options=opts)
         return svc
 
+    def prompts(self) -> WindowPrompts:
+        """Argument-less commands for clients without a qwen shim (window_prompts.py)."""
+        if self._prompts is None:
+            from .window_prompts import WindowPrompts
+
+            self._prompts = WindowPrompts(self.service, _LspWindow(self))
+        return self._prompts
+
     def when_service(self, fn: Callable[[QwenService], None]) -> None:
         if self._service is not None:
             fn(self._service)
         else:
             self._on_service.append(fn)
+
+
+_METHOD_NOT_FOUND = -32601
+_MESSAGE_TYPES = {
+    "info": types.MessageType.Info,
+    "warning": types.MessageType.Warning,
+    "error": types.MessageType.Error,
+}
+
+
+class _LspWindow:
+    """window_prompts.ClientWindow over the standard LSP window requests."""
+
+    def __init__(self, ls: QwenLanguageServer) -> None:
+        self._ls = ls
+
+    async def ask(self, message: str, choices: list[str]) -> str | None:
+        from .window_prompts import CannotAsk
+
+        # Every client should answer window/showMessageRequest (there is no capability that
+        # announces it: Emacs 29's eglot answers it without saying so); one that cannot
+        # answers MethodNotFound.
+        params = types.ShowMessageRequestParams(
+            type=types.MessageType.Info,
+            message=message,
+            actions=[types.MessageActionItem(title=c) for c in choices],
+        )
+        try:
+            item = await self._ls.window_show_message_request_async(params)
+        except JsonRpcException as e:
+            if e.code == _METHOD_NOT_FOUND:
+                raise CannotAsk from None
+            return None  # the client gave up on the question: a dismissal
+        if item is None:
+            return None
+        title = item.get("title") if isinstance(item, dict) else getattr(item, "title", None)
+        return title if title in choices else None
+
+    async def open_url(self, url: str) -> bool:
+        caps = self._ls.client_capabilities
+        sd = caps.window.show_document if caps and caps.window else None
+        if sd is None or not sd.support:
+            return False
+        try:
+            res = await self._ls.window_show_document_async(
+                types.ShowDocumentParams(uri=url, external=True)
+            )
+        except JsonRpcException:
+            return False
+        ok = res.get("success") if isinstance(res, dict) else getattr(res, "success", False)
+        return bool(ok)
+
+    def show(self, level: str, message: str) -> None:
+        self._ls.window_show_message(
+            types.ShowMessageParams(type=_MESSAGE_TYPES[level], message=redact.scrub(message))
+        )
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -332,18 +398,8 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
         try:
             pos = params.position
             doc = _document_context(ls, uri, pos.line, pos.character)
-            r = ls.service.resolution()
-            if r.model is None or r.auth_problem() is not None:
-                return types.InlineCompletionList(items=[])  # the status bar says why
-            from .params import CompleteParams
-            from .service import build_request
-
-            request = build_request(CompleteParams(), doc)
-            result = await ls.service.run(r, r.model, request, None)
-            from .context import clean_insertion
-
-            text = clean_insertion(result["text"])
-            if not text:
+            text = await ls.service.insertion(doc)
+            if not text:  # nothing to insert, or skipped while signed out (qwen/status says why)
                 return types.InlineCompletionList(items=[])
             return types.InlineCompletionList(
                 items=[
@@ -359,7 +415,9 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
     @server.command("qwen.signIn")
     @rpc
     async def cmd_sign_in(ls: QwenLanguageServer, *args: Any) -> Any:
-        arg = args[0] if args else {}
+        if not args:  # a client without a shim: ask through window/* requests
+            return await ls.prompts().sign_in()
+        arg = args[0]
         if isinstance(arg, str):
             arg = {"method": arg}
         from .params import AuthParams, parse
@@ -374,7 +432,9 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
     @server.command("qwen.selectModel")
     @rpc
     async def cmd_select(ls: QwenLanguageServer, *args: Any) -> Any:
-        arg = args[0] if args else {}
+        if not args:
+            return await ls.prompts().select_model()
+        arg = args[0]
         if isinstance(arg, str):
             arg = {"id": arg}
         from .params import SelectModelParams, parse

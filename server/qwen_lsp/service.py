@@ -124,6 +124,10 @@ class QwenService:
     def add_listener(self, fn: StatusListener) -> None:
         self._listeners.append(fn)
 
+    def remove_listener(self, fn: StatusListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(fn)
+
     def status(self) -> dict[str, Any]:
         r = self.resolution()
         model = r.model
@@ -438,9 +442,32 @@ class QwenService:
                 "Invalid params: give `prompt`, `messages`, or `textDocument` with `position`",
             )
         r = self.resolution()
+        if doc is not None and p.model is None:
+            # A completion in a document is asked for on every pause in typing: while the
+            # selected model cannot be used, skip it quietly (qwen/status says why).
+            why = r.auth_problem()  # also set whenever no model is selected
+            if why is not None:
+                return {
+                    "text": "",
+                    "model": r.model.id if r.model else None,
+                    "protocol": r.model.protocol if r.model else None,
+                    "finishReason": "skipped",
+                    "message": why,
+                }
         info = self._model_for(r, p.model)
         request = build_request(p, doc)
-        return await self.run(r, info, request, on_delta)
+        out = await self.run(r, info, request, on_delta)
+        if doc is not None:
+            from .context import clean_insertion
+
+            out["text"] = clean_insertion(out["text"])
+        return out
+
+    async def insertion(self, doc: DocumentContext) -> str:
+        """textDocument/inlineCompletion: exactly qwen/complete with the document and position
+        and nothing else, so both paths skip, ask and clean the same way."""
+        out = await self.complete(CompleteParams(), doc, None)
+        return str(out["text"])
 
     def _model_for(self, r: Resolution, model_id: str | None) -> ModelInfo:
         if model_id is not None:

@@ -58,6 +58,7 @@ class RawLsp:
         self._cv = threading.Condition()
         self._next_id = 0
         self._eof = False
+        self._write_lock = threading.Lock()
         self._out = threading.Thread(target=self._read_out, daemon=True)
         self._err = threading.Thread(target=self._read_err, daemon=True)
         self._out.start()
@@ -106,6 +107,18 @@ class RawLsp:
                     if "id" in msg and "method" not in msg:
                         self._responses[msg["id"]] = msg
                     self._cv.notify_all()
+                if isinstance(msg, dict) and "id" in msg and "method" in msg:
+                    # A request to the client (window/showMessageRequest, ...): this client
+                    # implements none, but JSON-RPC still wants an answer.
+                    self.send_bytes(
+                        frame(
+                            {
+                                "jsonrpc": "2.0",
+                                "id": msg["id"],
+                                "error": {"code": -32601, "message": "Method not found"},
+                            }
+                        )
+                    )
         with self._cv:
             self._eof = True
             self._cv.notify_all()
@@ -114,8 +127,13 @@ class RawLsp:
 
     def send_bytes(self, data: bytes) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        with self._write_lock:  # the reader thread answers the server's requests too
+            try:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+            except (OSError, ValueError):  # the pipe is gone or closed by the test
+                if threading.current_thread() is not self._out:
+                    raise
 
     def notify(self, method: str, params: Any = None) -> None:
         msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}

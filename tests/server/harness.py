@@ -46,6 +46,13 @@ class Harness:
         }
         self.env["PYTHONPATH"] = str(REPO / "server")
         self.statuses: list[dict[str, Any]] = []
+        # window/* requests and notifications from the server (a plain LSP client's UI)
+        self.messages: list[dict[str, Any]] = []
+        self.shown_documents: list[dict[str, Any]] = []
+        self.message_requests: list[dict[str, Any]] = []
+        # Answers window/showMessageRequest with a title (or None: dismissed); when left None
+        # the client does not implement it and answers MethodNotFound.
+        self.choose: Callable[[dict[str, Any]], str | None] | None = None
         self.progress: list[tuple[Any, Any]] = []
         self.stderr = bytearray()
         self.client: LanguageClient | None = None
@@ -88,6 +95,30 @@ class Harness:
             self.progress.append((params.token, params.value))
             self._changed.set()
 
+        def as_json(params: Any) -> dict[str, Any]:
+            return params if isinstance(params, dict) else c.protocol._converter.unstructure(params)
+
+        @c.feature(types.WINDOW_SHOW_MESSAGE)
+        def on_show_message(params: Any) -> None:
+            self.messages.append(as_json(params))
+            self._changed.set()
+
+        @c.feature(types.WINDOW_SHOW_DOCUMENT)
+        def on_show_document(params: Any) -> Any:
+            self.shown_documents.append(as_json(params))
+            self._changed.set()
+            return {"success": True}
+
+        choose = self.choose
+        if choose is not None:
+
+            @c.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+            def on_message_request(params: Any) -> Any:
+                self.message_requests.append(as_json(params))
+                self._changed.set()
+                title = choose(self.message_requests[-1])
+                return None if title is None else {"title": title}
+
         await c.start_io(
             sys.executable, "-m", "qwen_lsp", *args, env=self.env, cwd=str(self.workspace)
         )
@@ -100,7 +131,7 @@ class Harness:
                 c.initialize_async(
                     types.InitializeParams(
                         capabilities=client_capabilities(
-                            "neovim" if client == "neovim" else "visual-studio-code"
+                            client if client in ("neovim", "emacs") else "visual-studio-code"
                         ),
                         root_uri=self.workspace.as_uri(),
                         workspace_folders=[
@@ -149,6 +180,21 @@ class Harness:
             return await asyncio.wait_for(loop(), timeout)
         except TimeoutError:
             raise AssertionError(f"no matching qwen/status; got {self.statuses!r}") from None
+
+    async def wait_for(self, pred: Callable[[], bool], timeout: float = 15) -> None:
+        """Until `pred()` holds for what the client received (messages, documents, ...)."""
+
+        async def loop() -> None:
+            while not pred():
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            await asyncio.wait_for(loop(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"condition not met; messages {self.messages!r}, documents {self.shown_documents!r}"
+            ) from None
 
     def open(self, name: str, text: str, language: str = "python") -> str:
         assert self.client is not None

@@ -2,11 +2,14 @@
 # Build, package and test the VS Code extension on a fresh Debian 12 machine (root, CI=true, no
 # stdin) or a developer box. Installs what it needs, caching Node 24 + code-server under
 # editors/vscode/.cache (gitignored):
-#   npm ci -> typecheck -> esbuild -> vsce package (offline) -> vitest (real qwen-lsp) ->
-#   code-server 4.139.1 + Debian chromium end-to-end.
+#   npm ci -> scripts/package.sh (typecheck, esbuild, the server's wheels from PyPI for CPython
+#   3.11-3.13, vsce package --target) -> vitest (real qwen-lsp) -> code-server 4.139.1 + Debian
+#   chromium end-to-end with only the .vsix installed.
 # Needs `qwen-lsp` and a `python` that can import tests.fakes on PATH (the top-level
-# ./scripts/test.sh puts the repo's .venv/bin first).
-# Env: SKIP_E2E=1 skips the code-server test; CHROMIUM=<path> (default /usr/bin/chromium).
+# ./scripts/test.sh puts the repo's .venv/bin first); the end-to-end test takes them off PATH
+# for code-server. Writes nothing tracked: screenshots go to .cache/screenshots.
+# Env: SKIP_E2E=1 skips the code-server test; CHROMIUM=<path> (default /usr/bin/chromium);
+# TARGET=<vsce target> (default: this machine's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXT_DIR=$PWD
@@ -48,9 +51,8 @@ apt_install() { # apt_install <pkg...>: only as root with apt; otherwise say wha
 }
 
 step "npm ci" npm ci --no-audit --no-fund
-step "typecheck" npm run -s typecheck
-step "build" npm run -s build
-step "package (.vsix)" npx vsce package --no-dependencies --out qwen-lsp-vscode.vsix
+VSIX_NAME=qwen-lsp-vscode.vsix
+step "package (.vsix + wheels)" env PYTHON="$(command -v python)" scripts/package.sh "${TARGET:-}" "$VSIX_NAME"
 step "vitest" npx vitest run
 
 if [ "${SKIP_E2E:-0}" = 1 ]; then echo "SKIP_E2E=1: skipping the code-server end-to-end test"; exit 0; fi
@@ -93,6 +95,6 @@ if [ ! -x "$CS" ] || [ "$(cs_version)" != "$CODE_SERVER_VERSION" ]; then
   step "code-server $CODE_SERVER_VERSION" install_code_server
 fi
 
-step "e2e (code-server)" env CODE_SERVER="$CS" NODE24_BIN="$N24/bin" VSIX="$EXT_DIR/qwen-lsp-vscode.vsix" \
-  REPO_ROOT="$REPO_ROOT" CHROMIUM="$CHROMIUM" SCREENSHOT="$REPO_ROOT/docs/images/vscode-statusbar.png" \
-  node test/e2e/cs_e2e.mjs
+step "e2e (code-server)" env CODE_SERVER="$CS" NODE24_BIN="$N24/bin" VSIX="$EXT_DIR/$VSIX_NAME" \
+  REPO_ROOT="$REPO_ROOT" CHROMIUM="$CHROMIUM" PYTHON="$(command -v python)" QWEN_LSP="$(command -v qwen-lsp)" \
+  SCREENSHOT_DIR="$CACHE/screenshots" node test/e2e/cs_e2e.mjs

@@ -78,12 +78,15 @@ export function renderConfigMarkdown(config: unknown, header = 'Qwen: effective 
       for (const [k, x] of scalars) out.push(`| ${escapeCell(k)} | \`${escapeCell(scalar(x))}\` |`);
       out.push('');
     }
+    // every top-level value with its source in one table, then the sections
+    const sourced = top.filter(([, x]) => isPlainObject(x) && isValueWithSource(x));
+    if (sourced.length) {
+      out.push('| Key | Value | Source |', '|---|---|---|');
+      for (const [k, x] of sourced) out.push(renderValueRow(k, x as Record<string, unknown>));
+      out.push('');
+    }
     for (const [k, x] of top) {
-      if (isPlainObject(x) && isValueWithSource(x)) {
-        out.push('| Key | Value | Source |', '|---|---|---|', renderValueRow(k, x), '');
-      } else if (isPlainObject(x) || Array.isArray(x)) {
-        renderSection(k, x, 0, out);
-      }
+      if ((isPlainObject(x) && !isValueWithSource(x)) || Array.isArray(x)) renderSection(k, x, 0, out);
     }
   } else {
     out.push('```json', JSON.stringify(config, null, 2), '```', '');

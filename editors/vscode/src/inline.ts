@@ -1,22 +1,22 @@
-// Inline completions (ghost text) through qwen-lsp's `qwen/complete` with document context.
+// Inline completions (ghost text) through the standard `textDocument/inlineCompletion`, where the
+// server cleans the model's answer (code fences, repeated prefix) into an insertion.
 // Debounced; VS Code cancels the token on the next keystroke, which cancels the JSON-RPC request
-// ($/cancelRequest), which aborts the upstream request in the server.
+// ($/cancelRequest), which aborts the upstream request in the server. A failure is reported by
+// the server in `qwen/status` (`lastError`), which the status item shows.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { isCancellation } from './errors';
-import { CompleteParams, CompleteResult, Methods, QwenStatus } from './protocol';
+import { LspInlineCompletionItem, LspInlineCompletionResult, Methods, QwenStatus } from './protocol';
 
 export interface InlineSettings {
   enable: boolean;
   debounceMs: number;
-  maxTokens: number;
 }
 
 export interface InlineDeps {
-  client: () => Pick<LanguageClient, 'sendRequest' | 'code2ProtocolConverter'> | undefined;
+  client: () => Pick<LanguageClient, 'sendRequest' | 'code2ProtocolConverter' | 'protocol2CodeConverter'> | undefined;
   status: () => QwenStatus | undefined;
   settings: () => InlineSettings;
-  onError: (err: unknown) => void;
   log?: (m: string) => void;
 }
 
@@ -37,6 +37,11 @@ export function debounce(ms: number, token: vscode.CancellationToken): Promise<b
   });
 }
 
+export function resultItems(res: LspInlineCompletionResult | undefined): LspInlineCompletionItem[] {
+  if (!res) return [];
+  return Array.isArray(res) ? res : (res.items ?? []);
+}
+
 export class QwenInlineCompletionProvider implements vscode.InlineCompletionItemProvider {
   constructor(private readonly deps: InlineDeps) {}
 
@@ -53,20 +58,25 @@ export class QwenInlineCompletionProvider implements vscode.InlineCompletionItem
     if (automatic && !(await debounce(cfg.debounceMs, token))) return undefined;
     const client = this.deps.client();
     if (!client || token.isCancellationRequested) return undefined;
-    const params: CompleteParams = {
+    const params = {
       textDocument: { uri: client.code2ProtocolConverter.asUri(document.uri) },
       position: { line: position.line, character: position.character },
-      maxTokens: cfg.maxTokens,
+      context: { triggerKind: automatic ? 2 : 1 }, // LSP: Invoked = 1, Automatic = 2
     };
-    let res: CompleteResult;
+    let res: LspInlineCompletionResult;
     try {
-      res = await client.sendRequest<CompleteResult>(Methods.complete, params, token);
+      res = await client.sendRequest<LspInlineCompletionResult>(Methods.inlineCompletion, params, token);
     } catch (e) {
-      if (!isCancellation(e) && !token.isCancellationRequested) this.deps.onError(e);
+      if (!isCancellation(e) && !token.isCancellationRequested) this.deps.log?.(`inline completion failed: ${(e as Error).message ?? e}`);
       return undefined;
     }
-    if (token.isCancellationRequested || !res?.text) return undefined;
-    this.deps.log?.(`inline completion: ${res.text.length} chars from ${res.protocol ?? '?'}/${res.model ?? '?'}`);
-    return [new vscode.InlineCompletionItem(res.text, new vscode.Range(position, position))];
+    if (token.isCancellationRequested) return undefined;
+    const items = resultItems(res).filter((i) => (typeof i.insertText === 'string' ? i.insertText : i.insertText?.value));
+    this.deps.log?.(`inline completion: ${items.length} item(s)`);
+    return items.map((i) => {
+      const range = i.range ? client.protocol2CodeConverter.asRange(i.range) : new vscode.Range(position, position);
+      const text = typeof i.insertText === 'string' ? i.insertText : new vscode.SnippetString(i.insertText.value);
+      return new vscode.InlineCompletionItem(text, range);
+    });
   }
 }

@@ -19,7 +19,7 @@ function protocolRank(p: string): number {
 }
 
 /**
- * Group models by protocol (in the protocol order of design.md §3, unknown protocols last,
+ * Group models by protocol (in the protocol order of docs/protocol.md, unknown protocols last,
  * models keeping the server's order inside a group), one separator per group, current model
  * marked, models without credentials flagged, and a trailing "Sign in…" action.
  */

@@ -1,4 +1,4 @@
-// Types of the qwen-lsp custom protocol (design.md §3). Pure: no `vscode` import.
+// Types of the qwen-lsp custom protocol (docs/protocol.md). Pure: no `vscode` import.
 
 export type Protocol = 'qwen-oauth' | 'openai' | 'anthropic' | 'gemini' | 'vertex-ai';
 export type AuthMethod = Protocol;
@@ -12,12 +12,29 @@ export interface StatusModel {
   protocol: string;
 }
 
+/** A configuration diagnostic (broken settings file, skipped entry, ...). */
+export interface ConfigProblem {
+  severity: 'error' | 'warning';
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+/** The last failed completion, until the next success or a change of model/auth/configuration. */
+export interface LastError {
+  kind: string;
+  message: string;
+  model?: string;
+}
+
 /** `qwen/status` notification params. */
 export interface QwenStatus {
   state: ServerState;
   authType?: string | null;
   model?: StatusModel | null;
   message?: string | null;
+  problems?: { count: number; first: ConfigProblem } | null;
+  lastError?: LastError | null;
 }
 
 export interface AuthParams {
@@ -69,6 +86,14 @@ export interface CompleteParams {
   position?: { line: number; character: number };
 }
 
+/** `textDocument/inlineCompletion` result (LSP 3.18). */
+export interface LspInlineCompletionItem {
+  insertText: string | { kind: 'snippet'; value: string };
+  filterText?: string;
+  range?: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+export type LspInlineCompletionResult = { items: LspInlineCompletionItem[] } | LspInlineCompletionItem[] | null;
+
 export interface CompleteResult {
   text: string;
   model?: string;
@@ -99,6 +124,7 @@ export const Methods = {
   listModels: 'qwen/listModels',
   selectModel: 'qwen/selectModel',
   complete: 'qwen/complete',
+  inlineCompletion: 'textDocument/inlineCompletion',
   config: 'qwen/config',
   status: 'qwen/status',
 } as const;

@@ -1404,8 +1404,13 @@ class _Build:
                 self.diags.append(
                     Diagnostic("warning", "`security.auth.selectedType` must be a string", f)
                 )
+        self.ready_pick: ModelInfo | None = None  # the model _usable_auth_type chose
+        self.auth_guessed = False
         if chosen is None:
             chosen = self._infer_auth_type()
+        if chosen is None:
+            chosen = self._usable_auth_type()
+            self.auth_guessed = chosen is not None
         self.auth_type: Sourced[AuthType] | None = chosen  # type: ignore[assignment]
 
     def _infer_auth_type(self) -> Sourced[str] | None:
@@ -1440,6 +1445,30 @@ class _Build:
             )
         return None
 
+    def _usable_auth_type(self) -> Sourced[str] | None:
+        """Nothing selects an auth type: start on what can work rather than ask to sign in
+        (the CLI refuses to start here). First the modelProviders model named by --model or
+        model.name if it has credentials, else the first one that has; then a usable cached
+        Qwen OAuth sign-in (kept after a restart, since qwen/auth does not write
+        selectedType). Configured API-key models come first: the Qwen OAuth free tier is
+        closed, so a leftover token is the weaker sign of intent."""
+        usable = [e for e in self.registry if e.has_credentials]
+        if usable:
+            named = self.ov.model.value if self.ov.model is not None else None
+            if named is None:
+                name = get_path(self.merged, "model.name")
+                named = name.strip() if isinstance(name, str) else None
+            pick = next((e for e in usable if e.id == named), None)
+            why = f"modelProviders entry of model '{named}', which has credentials"
+            if pick is None:
+                pick, why = usable[0], "first modelProviders model with credentials"
+            self.ready_pick = pick
+            return Sourced(pick.protocol, f"{why} ({pick.source})", "settings")
+        if self.oauth_signed_in:
+            cred = self.qdir / "oauth_creds.json"
+            return Sourced("qwen-oauth", f"cached Qwen OAuth sign-in ({cred})", "credentials")
+        return None
+
     # -- current model and the full list --------------------------------------------------
 
     def _current_model(self) -> None:
@@ -1457,7 +1486,11 @@ class _Build:
             current = self._runtime_model("qwen-oauth", QWEN_OAUTH_MODEL, source or "default")
             source = source if requested == QWEN_OAUTH_MODEL else "default (Qwen OAuth)"
         elif at is not None and requested is not None:
-            current = self._lookup_entry(at, requested, source)
+            pick = self.ready_pick
+            if pick is not None and pick.id == requested:
+                current = pick  # not a same-id entry without credentials
+            else:
+                current = self._lookup_entry(at, requested, source)
             if current is None:
                 current = self._runtime_model(at, requested, source or "default")
 
@@ -1484,11 +1517,21 @@ class _Build:
         self.models = models
         self.model = current
         self.model_source = source if current is not None else None
+        if self.auth_guessed and current is not None and self.notice is None:
+            assert self.auth_type is not None
+            self.notice = (
+                f"Using {current.name} [{current.protocol}]: no sign-in method is selected, so "
+                f"qwen-lsp took the {self.auth_type.source}. Select a model or sign in to "
+                "choose another."
+            )
 
     def _requested_model(self, at: str | None) -> tuple[str | None, str | None]:
-        """model param is the caller's; here: --model > model.name > env var > defaults."""
+        """model param is the caller's; here: --model > the model an unselected auth type was
+        chosen for > model.name > env var > defaults."""
         if self.ov.model is not None:
             return self.ov.model.value, self.ov.model.source
+        if self.ready_pick is not None and self.auth_type is not None:
+            return self.ready_pick.id, self.auth_type.source  # chosen for its credentials
         name = get_path(self.merged, "model.name")
         if isinstance(name, str) and name.strip() and not self._belongs_elsewhere(name, at):
             f = _file_of(self.files, "model.name")

@@ -1,5 +1,6 @@
 // The extension's glue driven through jest-mock-vscode, with the REAL vscode-languageclient and the
-// REAL `qwen-lsp` from PATH, against the repo's loopback fakes (tests/fakes).
+// REAL `qwen-lsp` from PATH (given as qwen.server.command: the bundled server is what the
+// code-server end-to-end test runs), against the repo's loopback fakes (tests/fakes).
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -7,13 +8,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi 
 import * as vscode from 'vscode';
 import { QwenExtension } from '../../src/extension';
 import { QwenInlineCompletionProvider } from '../../src/inline';
-import { dialogsOf, settingsOf } from './vscodeMock';
+import { dialogsOf, settingsOf, workspaceSettingsOf } from './vscodeMock';
 import { Fake, fakeContext, http, MemoryMemento, MemorySecrets, openaiSettings, startFake, tempHome, waitFor } from './helpers';
 
 const GHOST = 'return 42  # from the fake';
 const mock = vscode as any;
 const dialogs = dialogsOf(mock);
 const settings = settingsOf(mock);
+const workspaceSettings = workspaceSettingsOf(mock);
+let qwenLsp = '';
 
 let upstream: Fake;
 let oauth: Fake;
@@ -23,6 +26,7 @@ const running: QwenExtension[] = [];
 beforeAll(async () => {
   const which = cp.spawnSync('sh', ['-c', 'command -v qwen-lsp'], { encoding: 'utf8' });
   if (which.status !== 0) throw new Error('qwen-lsp is not on PATH (put the repo .venv/bin first on PATH)');
+  qwenLsp = which.stdout.trim();
   [upstream, oauth] = await Promise.all([startFake('llm_upstream'), startFake('oauth_server', ['--interval', '1'])]);
 });
 afterAll(() => {
@@ -38,6 +42,8 @@ beforeEach(async () => {
   dialogs.shown.length = 0;
   dialogs.cancelProgress = undefined;
   for (const k of Object.keys(settings)) delete settings[k];
+  for (const k of Object.keys(workspaceSettings)) delete workspaceSettings[k];
+  settings['qwen.server.command'] = qwenLsp;
   mock.workspace.isTrusted = true;
   vi.clearAllMocks();
   await http(`${upstream.url}/_fake/reset`, {});
@@ -80,7 +86,7 @@ describe('server start and status bar', () => {
     const ext = await start();
     await waitState(ext, 'ready');
     expect(statusItem().text).toBe('$(sparkle) Fake Two');
-    expect(String(statusItem().tooltip)).toContain('Provider: OpenAI-compatible');
+    expect((statusItem().tooltip as any).value).toContain('Provider: OpenAI-compatible');
     expect(statusItem().command).toBe('qwen.selectModel');
     expect(ext.capabilities.authMethods).toEqual(expect.arrayContaining(['qwen-oauth', 'openai']));
     // the server also offers qwen.signIn etc. as LSP commands: only the extension's own are registered
@@ -94,16 +100,79 @@ describe('server start and status bar', () => {
     await ext.selectModel('claude-nokey');
     await waitState(ext, 'needsAuth');
     expect(statusItem().text).toBe('$(key) Claude Without Key: needs sign-in');
-    expect(String(statusItem().tooltip)).toContain('Provider: Anthropic');
-    expect(String(statusItem().tooltip)).toContain('QWEN_UNIT_UNSET_KEY');
+    expect((statusItem().tooltip as any).value).toContain('Provider: Anthropic');
+    expect((statusItem().tooltip as any).value).toContain('QWEN_UNIT_UNSET_KEY');
     expect(dialogs.shown.some((n) => n.severity === 'warning' && /no credentials/.test(n.message) && n.buttons.includes('Sign in'))).toBe(true);
   });
+
+  test('Restricted Mode: qwen.server.command from User settings applies, the workspace value is refused', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    const wrapper = (name: string) => {
+      const f = path.join(home.dir, `${name}.sh`);
+      fs.writeFileSync(f, `#!/bin/sh\ntouch '${f}.ran'\nexec '${qwenLsp}' "$@"\n`, { mode: 0o755 });
+      return f;
+    };
+    const user = wrapper('user');
+    const ws = wrapper('workspace');
+    settings['qwen.server.command'] = user;
+    workspaceSettings['qwen.server.command'] = ws;
+    mock.workspace.isTrusted = false;
+    const ext = await start();
+    await waitState(ext, 'ready');
+    expect(fs.existsSync(`${user}.ran`)).toBe(true);
+    expect(fs.existsSync(`${ws}.ran`)).toBe(false);
+    expect((ext.log as any).lines.join('\n')).toContain("the workspace's qwen.server.command is ignored in Restricted Mode");
+    await ext.dispose();
+
+    // once the workspace is trusted its value applies
+    mock.workspace.isTrusted = true;
+    const ext2 = await start();
+    await waitState(ext2, 'ready');
+    expect(fs.existsSync(`${ws}.ran`)).toBe(true);
+  });
+
+  test('a build without bundled server and no qwen.server.command: one actionable message', async () => {
+    home = tempHome({});
+    delete settings['qwen.server.command'];
+    const ctx = fakeContext();
+    ctx.extensionPath = home.dir; // no bundled/ here
+    const ext = await start(ctx);
+    expect(ext.client).toBeUndefined();
+    const err = dialogs.shown.find((n) => n.severity === 'error')!;
+    expect(err.message).toContain('carries no qwen-lsp server');
+    expect(err.message).toContain('qwen.server.command');
+    expect(err.message).not.toMatch(/pip install/);
+    expect(statusItem().text).toBe('$(debug-disconnect) Qwen: stopped');
+  });
+
+  test('the bundled server: set up offline on the first start with a progress notification, reused on the next', async () => {
+    const bundled = path.resolve(__dirname, '..', '..', 'bundled', 'manifest.json');
+    if (!fs.existsSync(bundled)) throw new Error(`${bundled} is missing: run scripts/package.sh first (scripts/test.sh does)`);
+    home = tempHome({});
+    delete settings['qwen.server.command'];
+    const ctx = fakeContext();
+    ctx.globalStorageUri = vscode.Uri.file(path.join(home.dir, 'globalStorage'));
+    const ext = await start(ctx);
+    await waitState(ext, 'needsAuth', 120000);
+    const titles = () => (mock.window.withProgress as any).mock.calls.map((c: any[]) => c[0].title as string);
+    expect(titles().filter((t: string) => t.startsWith('Qwen: setting up the qwen-lsp server'))).toHaveLength(1);
+    const envs = fs.readdirSync(path.join(home.dir, 'globalStorage', 'server'));
+    expect(envs).toEqual([expect.stringMatching(/^qwen-lsp-[\d.]+-py3\d+-[0-9a-f]{10}$/)]);
+    const log = (ext.log as any).lines.join('\n');
+    expect(log).toMatch(/starting bundled qwen-lsp [\d.]+ \(Python 3\.\d+\.\d+ from PATH/);
+    await ext.dispose();
+
+    const ext2 = await start(ctx);
+    await waitState(ext2, 'needsAuth', 30000);
+    expect(titles().filter((t: string) => t.startsWith('Qwen: setting up the qwen-lsp server'))).toHaveLength(1);
+    expect(fs.readdirSync(path.join(home.dir, 'globalStorage', 'server'))).toEqual(envs);
+  }, 180_000);
 
   test('a crashed server is restarted with a message, not silently', async () => {
     home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
     const pidFile = path.join(home.dir, 'server.pid');
     const wrapper = path.join(home.dir, 'qwen-lsp-wrapper.sh');
-    fs.writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${pidFile}'\nexec qwen-lsp "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${pidFile}'\nexec '${qwenLsp}' "$@"\n`, { mode: 0o755 });
     settings['qwen.server.command'] = wrapper;
     const ext = await start();
     await waitState(ext, 'ready');
@@ -299,7 +368,16 @@ describe('inline completions and errors', () => {
     expect(dialogs.shown.filter((n) => n.severity === 'error')).toHaveLength(0);
   });
 
-  test('auth error (data.kind) -> "Sign in again", shown once per minute', async () => {
+  test('ghost text comes from textDocument/inlineCompletion, without the code fences the model wrapped it in', async () => {
+    const { ext, provider } = await setup(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
+    await waitState(ext, 'ready');
+    await http(`${upstream.url}/_fake/reset`, {});
+    await http(`${upstream.url}/_fake/script`, { route: 'chat', behaviours: [{ text: '```python\nreturn 42\n```' }] });
+    const items = await provider.provideInlineCompletionItems(doc(), pos, { triggerKind: 0 } as any, tokenSource().token as any);
+    expect(items?.map((i) => i.insertText)).toEqual(['return 42']);
+  });
+
+  test('auth error: the status item shows lastError; one notification with "Sign in again"', async () => {
     const { ext, provider } = await setup(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-revoked-1111' });
     await waitState(ext, 'ready');
     await http(`${upstream.url}/_fake/config`, { valid_keys: ['sk-some-other-key'] }); // the key was revoked
@@ -307,10 +385,23 @@ describe('inline completions and errors', () => {
     for (let i = 0; i < 3; i++) {
       expect(await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any)).toBeUndefined();
     }
+    await waitFor(() => ext.status?.lastError, 10000, 'lastError in qwen/status');
+    expect(ext.status!.lastError).toMatchObject({ kind: 'auth', model: 'fake-model' });
+    expect(statusItem().text).toBe('$(error) Fake: sign-in rejected');
+    expect(statusItem().command).toBe('qwen.showLastError');
+    expect((statusItem().tooltip as any).value).toContain('Last completion with fake-model failed (sign-in rejected)');
+    expect(JSON.stringify(ext.status)).not.toContain('sk-unit-revoked-1111');
+    await waitFor(() => dialogs.shown.some((n) => n.severity === 'error'), 5000, 'a notification');
     const errs = dialogs.shown.filter((n) => n.severity === 'error');
     expect(errs).toHaveLength(1);
-    expect(errs[0].message).toMatch(/^Qwen inline completion/);
+    expect(errs[0].message).toMatch(/^Qwen completion with fake-model/);
     expect(errs[0].buttons).toContain('Sign in again');
+
+    // the next success clears it
+    await http(`${upstream.url}/_fake/config`, { valid_keys: null });
+    expect((await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any))?.[0].insertText).toBe(GHOST);
+    await waitFor(() => ext.status && !ext.status.lastError, 10000, 'lastError to clear');
+    expect(statusItem().text).toBe('$(sparkle) Fake');
   });
 
   test('config error -> "Open settings.json" opens the user settings file', async () => {
@@ -331,6 +422,28 @@ describe('inline completions and errors', () => {
   });
 });
 
+describe('configuration problems', () => {
+  test('a broken ~/.qwen/settings.json shows in the status item and once as a notification that opens it at the line', async () => {
+    home = tempHome({});
+    fs.writeFileSync(path.join(home.qwenHome, 'settings.json'), '{\n  "model": {"name": "x"},\n}\n');
+    dialogs.button = (_m, b) => (b.includes('Open File') ? 'Open File' : undefined);
+    const ext = await start();
+    await waitFor(() => ext.status?.problems, 15000, 'problems in qwen/status');
+    expect(statusItem().text).toMatch(/^\$\(warning\) Qwen: 1 config problem/);
+    expect(statusItem().command).toBe('qwen.showProblem');
+    const tip = (statusItem().tooltip as any).value as string;
+    expect(tip).toContain('settings.json line');
+    expect(tip).toContain('(command:qwen.showProblem)');
+    const notes = dialogs.shown.filter((n) => n.severity === 'error');
+    expect(notes).toHaveLength(1);
+    expect(notes[0].message).toContain('settings.json line');
+    await waitFor(() => (mock.window.showTextDocument as any).mock.calls.length > 0, 5000, 'settings.json to open');
+    const [uri, opts] = (mock.window.showTextDocument as any).mock.calls[0];
+    expect(uri.fsPath).toBe(path.join(home.qwenHome, 'settings.json'));
+    expect(opts.selection.start.line).toBe(ext.status!.problems!.first.line! - 1);
+  });
+});
+
 describe('show configuration', () => {
   test('renders qwen/config with sources and masked secrets', async () => {
     home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-secret-7777' });
@@ -343,6 +456,7 @@ describe('show configuration', () => {
     expect(md).toContain('env QWEN_HOME');
     expect(md).toContain('7777');
     expect(md).not.toContain('sk-unit-fake-secret-7777');
-    expect(mock.window.showTextDocument).toHaveBeenCalled();
+    // rendered beside the editor, not raw Markdown
+    expect(mock.commands.executeCommand).toHaveBeenCalledWith('markdown.showPreviewToSide', QwenExtension.configUri);
   });
 });

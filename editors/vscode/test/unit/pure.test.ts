@@ -4,9 +4,8 @@ import { renderConfigMarkdown } from '../../src/configView';
 import { describeError, NotificationThrottle, RestartBudget } from '../../src/errors';
 import { buildModelPicker, modelRows } from '../../src/models';
 import { ERROR_KINDS, ModelList, QwenStatus } from '../../src/protocol';
-import { resolveServerCommand } from '../../src/serverCommand';
 import { describeWaiting, signInReducer, SignInState } from '../../src/signin';
-import { renderStarting, renderStatus, renderStopped } from '../../src/status';
+import { describeLastError, describeProblem, renderStarting, renderStatus, renderStopped } from '../../src/status';
 
 describe('status rendering', () => {
   const model = { id: 'qwen3-coder-plus', name: 'Qwen3 Coder Plus', protocol: 'openai' };
@@ -50,6 +49,44 @@ describe('status rendering', () => {
     expect(renderStarting().stateLabel).toBe('starting');
     expect(renderStopped('crashed').tooltip).toContain('crashed');
     expect(renderStopped().command).toBe('qwen.showLog');
+  });
+});
+
+describe('status: configuration problems and the last completion error', () => {
+  const model = { id: 'fake-model', name: 'Fake', protocol: 'openai' };
+  const broken = {
+    count: 2,
+    first: { severity: 'error' as const, file: '/home/u/.qwen/settings.json', line: 4, message: 'user settings is not valid JSON' },
+  };
+
+  test('a broken settings file is in the text, the tooltip and the click', () => {
+    const v = renderStatus({ state: 'needsAuth', model: null, problems: broken }, '/home/u');
+    expect(v.text).toBe('$(warning) Qwen: 2 config problems');
+    expect(v.severity).toBe('error');
+    expect(v.command).toBe('qwen.showProblem');
+    expect(v.tooltip).toContain('2 configuration problems, the first: ~/.qwen/settings.json line 4: user settings is not valid JSON');
+    expect(v.actions[0]).toEqual({ title: 'Open settings.json at line 4', command: 'qwen.showProblem' });
+    expect(v.actions.map((a) => a.command)).toContain('qwen.signIn');
+  });
+
+  test('a warning without a file keeps a ready model usable, in yellow', () => {
+    const v = renderStatus({ state: 'ready', model, problems: { count: 1, first: { severity: 'warning', message: 'skipped entry' } } });
+    expect(v.text).toBe('$(warning) Fake: 1 config problem');
+    expect(v.severity).toBe('warning');
+    expect(v.actions[0].title).toBe('Show the problem');
+    expect(describeProblem({ severity: 'warning', message: 'm', file: '/etc/q.json' }, '/home/u')).toBe('/etc/q.json: m');
+  });
+
+  test('the last failed completion wins the text and the click; problems stay in the tooltip', () => {
+    const lastError = { kind: 'auth', message: '401: the key in FAKE_KEY was rejected', model: 'fake-model' };
+    const v = renderStatus({ state: 'ready', model, lastError, problems: broken });
+    expect(v.text).toBe('$(error) Fake: sign-in rejected');
+    expect(v.severity).toBe('error');
+    expect(v.command).toBe('qwen.showLastError');
+    expect(v.tooltip).toContain('Last completion with fake-model failed (sign-in rejected): 401: the key in FAKE_KEY was rejected');
+    expect(v.tooltip).toContain('configuration problems');
+    expect(v.actions.slice(0, 2).map((a) => a.command)).toEqual(['qwen.showLastError', 'qwen.showProblem']);
+    expect(describeLastError({ kind: 'weird', message: 'x' })).toBe('Last completion failed (weird): x');
   });
 });
 
@@ -201,27 +238,6 @@ describe('errors', () => {
   });
 });
 
-describe('server command', () => {
-  const exe = new Set(['/venv/bin/qwen-lsp', '/usr/local/bin/qwen-lsp']);
-  const isExecutable = (f: string) => exe.has(f);
-
-  test('setting wins, ~ expanded, args kept', () => {
-    expect(resolveServerCommand({ configured: '~/bin/q', args: ['--model', 'm'], homeDir: '/home/u', pathEnv: '/usr/local/bin', isExecutable }))
-      .toEqual({ ok: true, command: '/home/u/bin/q', args: ['--model', 'm'], source: 'setting' });
-  });
-  test('PATH, then the selected Python environment', () => {
-    expect(resolveServerCommand({ pathEnv: '/nope:/usr/local/bin', pythonInterpreters: ['/venv/bin/python'], isExecutable }))
-      .toMatchObject({ command: '/usr/local/bin/qwen-lsp', source: 'PATH' });
-    expect(resolveServerCommand({ pathEnv: '/nope', pythonInterpreters: ['/other/python', '/venv/bin/python3'], isExecutable }))
-      .toMatchObject({ command: '/venv/bin/qwen-lsp', source: 'python' });
-  });
-  test('nothing found is an actionable message', () => {
-    const r = resolveServerCommand({ pathEnv: '/nope', isExecutable });
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.message).toContain('qwen.server.command');
-  });
-});
-
 describe('configuration rendering', () => {
   test('values with sources, nested sections, lists, raw JSON', () => {
     const md = renderConfigMarkdown({
@@ -236,5 +252,11 @@ describe('configuration rendering', () => {
     expect(md).toContain('**m1**');
     expect(md).toContain('diagnostics (0)');
     expect(md).toContain('"qwenHome": "/h/.qwen"');
+  });
+
+  test('top-level values with sources share one table', () => {
+    const md = renderConfigMarkdown({ authType: { value: 'openai', source: 'flag' }, qwenHome: { value: '/h', source: 'default' } });
+    expect(md.split('| Key | Value | Source |')).toHaveLength(2);
+    expect(md).toContain('| authType | `openai` | flag |\n| qwenHome | `/h` | default |');
   });
 });

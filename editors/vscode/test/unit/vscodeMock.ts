@@ -105,13 +105,15 @@ export function createVscode(base: any, vi: any): any {
   base.window.onDidChangeVisibleTextEditors = () => ({ dispose() {} });
   base.window.tabGroups = base.window.tabGroups ?? { all: [], onDidChangeTabs: () => ({ dispose() {} }) };
 
+  // User settings, and workspace settings that VS Code itself would only apply when trusted
   const settings: Record<string, unknown> = {};
+  const workspaceSettings: Record<string, unknown> = {};
   base.workspace.getConfiguration = vi.fn((section?: string) => {
     const full = (k: string) => (section ? `${section}.${k}` : k);
     return {
-      get: (k: string, d?: unknown) => (full(k) in settings ? settings[full(k)] : d),
-      has: (k: string) => full(k) in settings,
-      inspect: (k: string) => ({ key: full(k), globalValue: settings[full(k)] }),
+      get: (k: string, d?: unknown) => (full(k) in workspaceSettings ? workspaceSettings[full(k)] : full(k) in settings ? settings[full(k)] : d),
+      has: (k: string) => full(k) in settings || full(k) in workspaceSettings,
+      inspect: (k: string) => ({ key: full(k), globalValue: settings[full(k)], workspaceValue: workspaceSettings[full(k)] }),
       update: async (k: string, v: unknown) => {
         settings[full(k)] = v;
       },
@@ -144,6 +146,24 @@ export function createVscode(base: any, vi: any): any {
   base.QuickPickItemKind = { Separator: -1, Default: 0 };
   base.ProgressLocation = { SourceControl: 1, Window: 10, Notification: 15 };
   base.InlineCompletionTriggerKind = { Invoke: 0, Automatic: 1 };
+  base.SnippetString = class {
+    constructor(public value: string) {}
+  };
+  base.MarkdownString = class {
+    value = '';
+    isTrusted: unknown;
+    constructor(v?: string, public supportThemeIcons?: boolean) {
+      this.value = v ?? '';
+    }
+    appendText(t: string) {
+      this.value += t;
+      return this;
+    }
+    appendMarkdown(t: string) {
+      this.value += t;
+      return this;
+    }
+  };
   base.InlineCompletionItem = class {
     constructor(public insertText: string, public range?: unknown) {}
   };
@@ -163,6 +183,7 @@ export function createVscode(base: any, vi: any): any {
   });
   base.__dialogs = dialogs;
   base.__settings = settings;
+  base.__workspaceSettings = workspaceSettings;
   base.__missing = missing;
   return proxy;
 }
@@ -173,4 +194,8 @@ export function dialogsOf(vscode: any): Dialogs {
 
 export function settingsOf(vscode: any): Record<string, unknown> {
   return vscode.__settings;
+}
+
+export function workspaceSettingsOf(vscode: any): Record<string, unknown> {
+  return vscode.__workspaceSettings;
 }

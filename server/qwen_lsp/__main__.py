@@ -1,16 +1,34 @@
-"""Command line: `qwen-lsp` (LSP over stdio), `qwen-lsp --tcp`, `qwen-lsp doctor`."""
+"""Command line: `qwen-lsp` (LSP over stdio), `qwen-lsp --tcp`, `qwen-lsp doctor`.
+
+An editor starts the server with whatever flags its user configured; a value we do not know
+(`--auth-type foo`, a flag from a newer version) must not kill the server before the editor can
+show anything. Such values become diagnostics (qwen/config, doctor, status) instead of an exit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from . import __version__
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_SWITCHES = ("--tcp", "--stdio", "--json")  # flags without a value
+
+
+class _LaunchError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _LaunchError(message)
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="qwen-lsp",
         description="Language server for Qwen Code sign-in, model selection and completions.",
     )
@@ -28,56 +46,96 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_launch_flags(p)
     p.add_argument("--log-file", help="also write the server log to this file")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = p.add_subparsers(dest="command")
-    d = sub.add_parser("doctor", help="print the effective configuration and where it came from")
-    d.add_argument("--workspace", default=None, help="workspace folder (default: current dir)")
-    d.add_argument("--json", action="store_true", help="machine-readable output")
-    _add_launch_flags(d)
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
+    # `doctor` is a command word, not a sub-parser: a stray value must never be taken for a
+    # command (argparse would exit, quoting the value, which may be a key).
+    p.add_argument("--workspace", default=None, help="doctor: workspace folder (default: cwd)")
+    p.add_argument("--json", action="store_true", help="doctor: machine-readable output")
+    p.epilog = "Commands: doctor  print the effective configuration and where it came from."
     return p
 
 
 def _add_launch_flags(p: argparse.ArgumentParser) -> None:
+    # No `choices`: an unknown value is reported by the resolver, never an argparse exit.
     p.add_argument(
-        "--auth-type", choices=["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+        "--auth-type",
+        help="qwen-oauth, openai, openai-responses, anthropic, gemini or vertex-ai",
     )
     p.add_argument("--model", "-m")
     p.add_argument("--openai-api-key")
     p.add_argument("--openai-base-url")
+    p.add_argument("--proxy", help="proxy URL for every upstream request (loopback excepted)")
 
 
-def _launch_options(ns: argparse.Namespace) -> dict[str, str | None]:
+def _launch_options(ns: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
     return {
         "authType": ns.auth_type,
         "model": ns.model,
         "openaiApiKey": ns.openai_api_key,
         "openaiBaseUrl": ns.openai_base_url,
+        "proxy": ns.proxy,
+        "launchProblems": problems,
     }
 
 
-def _overrides(ns: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _overrides(ns: argparse.Namespace, problems: list[str]):  # type: ignore[no-untyped-def]
     from .config import Overrides
 
-    return Overrides.from_options(_launch_options(ns), "flag")
+    return Overrides.from_options(_launch_options(ns, problems), "flag")
+
+
+def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """(flags, problems): unknown flags and bad values are problems, not exits."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    problems: list[str] = []
+    parser = _parser()
+    command = None
+    for i, a in enumerate(args):
+        if a == "doctor" and (
+            i == 0 or args[i - 1] in _SWITCHES or not args[i - 1].startswith("-")
+        ):
+            command, args = "doctor", args[:i] + args[i + 1 :]
+            break
+    try:
+        ns, unknown = parser.parse_known_args(args)
+    except _LaunchError as e:
+        # Only the flag's name: argparse quotes the value, which could be a key.
+        what = str(e).split(":", 1)[0]
+        problems.append(f"the launch flags could not be read ({what}); all of them are ignored")
+        ns, unknown = parser.parse_known_args([a for a in args if a == "--tcp"])
+    ns.command = command
+    if unknown:
+        # Names only: the value after an unknown flag may be a key (`--some-api-key sk-...`).
+        names = [u.split("=", 1)[0] for u in unknown if u.startswith("-")]
+        stray = len(unknown) - len(names)
+        what = ", ".join(names) + (f" (and {stray} value(s))" if stray else "")
+        problems.append(f"unknown launch flag(s) ignored: {what or f'{stray} value(s)'}")
+    if str(ns.log_level).upper() not in LOG_LEVELS:
+        problems.append(f"--log-level {ns.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        ns.log_level = "INFO"
+    ns.log_level = str(ns.log_level).upper()
+    return ns, problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = _parser().parse_args(argv)
+    ns, problems = parse(argv)
     if ns.openai_api_key:
         from . import redact
 
         redact.register(ns.openai_api_key)
+    for problem in problems:
+        print(f"qwen-lsp: warning: {problem}", file=sys.stderr)
     if ns.command == "doctor":
         import os
 
         from . import doctor
 
-        return doctor.run(ns.workspace or os.getcwd(), _overrides(ns), ns.json)
+        return doctor.run(ns.workspace or os.getcwd(), _overrides(ns, problems), ns.json)
     from . import server
 
     # The resolver (and pydantic) load after `initialize` is answered: pass plain options.
     return server.serve(
-        _launch_options(ns),
+        _launch_options(ns, problems),
         tcp=(ns.host, ns.port) if ns.tcp else None,
         log_file=ns.log_file,
         log_level=ns.log_level,

@@ -62,6 +62,8 @@ def render(data: dict[str, Any]) -> str:
     add(f"qwen oauth         {signed} ({oauth['credentialsFile']})")
     add(f"  server           {_sv(oauth['baseUrl'])}")
     add("")
+    lines.extend(render_network(data.get("network")))
+    add("")
     add("models")
     if not data["models"]:
         add("  (none configured)")
@@ -82,6 +84,30 @@ def render(data: dict[str, Any]) -> str:
     for d in data["diagnostics"]:
         add(f"  {d['severity']}: {_where(d)}{d['message']}")
     return "\n".join(lines)
+
+
+def render_network(net: dict[str, Any] | None) -> list[str]:
+    """Which route requests take: the proxy (and why) and the CA store."""
+    if not net:
+        return []
+    out = ["network (model, sign-in and token traffic; loopback is never proxied)"]
+    px = net.get("proxy")
+    if px:
+        if px.get("https") == px.get("http"):
+            where = px["https"]
+        else:
+            where = ", ".join(f"{k} {px[k]}" for k in ("https", "http") if px.get(k))
+        out.append(f"  proxy            {where}    <- {px.get('source')}")
+    else:
+        out.append("  proxy            (none: direct connections)")
+    if net.get("noProxy"):
+        out.append(f"  no proxy         {net['noProxy']}")
+    ca = net.get("ca") or {}
+    extra = ", ".join(ca.get("extra") or [])
+    ca_line = f"{ca.get('store')}" + (f" + {extra}    <- {ca.get('source')}" if extra else "")
+    out.append(f"  CA certificates  {ca_line}")
+    out.extend(f"  note: {n}" for n in net.get("notes") or [])
+    return out
 
 
 _STATES = {

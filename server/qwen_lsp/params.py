@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import QwenError
 
-AuthMethod = Literal["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+AuthMethod = Literal["qwen-oauth", "openai", "openai-responses", "anthropic", "gemini", "vertex-ai"]
 
 
 class _Params(BaseModel):

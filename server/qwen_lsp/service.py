@@ -23,14 +23,16 @@ from .params import AuthParams, CompleteParams, SelectModelParams
 from .target import CompletionRequest, Delta, Finish, Message
 
 if TYPE_CHECKING:
+    from .auth.google_adc import AdcConfig, AdcTokens
     from .auth.qwen_oauth import QwenOAuth
+    from .net import Network
 
 log = logging.getLogger(__name__)
 
 StatusListener = Callable[[dict[str, Any]], None]
 DeltaSink = Callable[[str], None]
 
-API_KEY_METHODS = ("openai", "anthropic", "gemini", "vertex-ai")
+API_KEY_METHODS = ("openai", "openai-responses", "anthropic", "gemini", "vertex-ai")
 AUTH_METHODS = ("qwen-oauth", *API_KEY_METHODS)
 WATCH_INTERVAL_S = 1.0
 
@@ -53,7 +55,7 @@ class QwenService:
         self._session = Overrides()  # qwen/auth and qwen/selectModel choices (in memory)
         self.resolver = Resolver(None, self._launch, self._environ)
         self._oauth: QwenOAuth | None = None
-        self._oauth_key: tuple[str, str] | None = None
+        self._oauth_key: tuple[Any, ...] | None = None
         self._signing_in = False
         self._sign_in_message = ""
         self._sign_in_task: asyncio.Task[None] | None = None
@@ -67,6 +69,7 @@ class QwenService:
         self._last_models: dict[str, Any] | None = None
         self._published_from: Resolution | None = None  # what the last publish() looked at
         self._watch_task: asyncio.Task[None] | None = None
+        self._adc_tokens: dict[tuple[AdcConfig, Network], AdcTokens] = {}
 
     # ---- configuration ---------------------------------------------------------------------
 
@@ -213,14 +216,26 @@ class QwenService:
     def _get_oauth(self, r: Resolution) -> QwenOAuth:
         from .auth.qwen_oauth import QwenOAuth
 
-        key = (r.qwen_home.value, r.oauth_base_url.value)
+        key = (r.qwen_home.value, r.oauth_base_url.value, r.network)
         if self._oauth is None or self._oauth_key != key:
             if self._oauth is not None:
                 old = self._oauth
                 asyncio.get_running_loop().create_task(old.aclose())
-            self._oauth = QwenOAuth(Path(r.qwen_home.value), r.oauth_base_url.value)
+            self._oauth = QwenOAuth(
+                Path(r.qwen_home.value), r.oauth_base_url.value, network=r.network
+            )
             self._oauth_key = key
         return self._oauth
+
+    def _adc(self, config: AdcConfig, network: Network) -> AdcTokens:
+        """One token cache per credential file and route (tokens survive re-resolution)."""
+        from .auth.google_adc import AdcTokens
+
+        key = (config, network)
+        tokens = self._adc_tokens.get(key)
+        if tokens is None:
+            tokens = self._adc_tokens[key] = AdcTokens(config, network)
+        return tokens
 
     async def auth(self, p: AuthParams) -> dict[str, Any]:
         r = self.resolution()
@@ -337,7 +352,10 @@ class QwenService:
         from . import providers
 
         try:
-            target = trial.target(info)  # refuses plain http to a remote host, for one
+            adc_token = None
+            if info.key is None and info.adc is not None:  # Vertex AI with ADC: mint a token
+                adc_token = await self._adc(info.adc, trial.network).token()
+            target = trial.target(info, adc_token=adc_token)  # refuses plain http to a remote host
             await providers.check_credentials(target)
         except QwenError as e:
             if e.kind in ("auth", "config"):
@@ -498,6 +516,11 @@ class QwenService:
         token: str | None = None
         resource: str | None = None
         oauth: QwenOAuth | None = None
+        adc: AdcTokens | None = None
+        adc_token: str | None = None
+        if info.key is None and info.adc is not None:
+            adc = self._adc(info.adc, r.network)
+            adc_token = await adc.token()
         if info.protocol == "qwen-oauth":
             oauth = self._get_oauth(r)
             creds = await oauth.valid_credentials()
@@ -508,20 +531,24 @@ class QwenService:
                     provider="qwen-oauth",
                 )
             token, resource = creds.access_token, creds.resource_url
-        target = r.target(info, token, resource)
+        target = r.target(info, token, resource, adc_token)
         parts: list[str] = []
         for attempt in (1, 2):
             try:
                 fin = await _drain(providers.stream(target, request), parts, on_delta)
                 break
             except QwenError as e:
-                # A Qwen OAuth token rejected mid-life: refresh once and retry (the CLI's rule),
-                # but only if nothing was streamed yet.
-                if oauth is None or attempt == 2 or e.kind != "auth" or parts:
+                # A Qwen OAuth or ADC token rejected mid-life: refresh once and retry (the CLI's
+                # rule), but only if nothing was streamed yet.
+                if (oauth is None and adc is None) or attempt == 2 or e.kind != "auth" or parts:
                     raise
-                creds = await oauth.force_refresh(token)
-                token, resource = creds.access_token, creds.resource_url
-                target = r.target(info, token, resource)
+                if adc is not None:
+                    adc_token = await adc.force_refresh()
+                else:
+                    assert oauth is not None
+                    creds = await oauth.force_refresh(token)
+                    token, resource = creds.access_token, creds.resource_url
+                target = r.target(info, token, resource, adc_token)
         out: dict[str, Any] = {
             "text": "".join(parts),
             "model": info.id,

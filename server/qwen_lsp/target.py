@@ -7,10 +7,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Protocol = Literal["openai", "anthropic", "gemini", "vertex-ai"]
-AuthType = Literal["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+from .net import DIRECT, Network
 
-AUTH_TYPES: tuple[AuthType, ...] = ("qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai")
+Protocol = Literal["openai", "anthropic", "gemini", "vertex-ai"]
+AuthType = Literal["qwen-oauth", "openai", "openai-responses", "anthropic", "gemini", "vertex-ai"]
+# How an OpenAI-compatible model is called; independent of how the user signed in.
+WireApi = Literal["chat-completions", "responses"]
+
+AUTH_TYPES: tuple[AuthType, ...] = (
+    "qwen-oauth",
+    "openai",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "vertex-ai",
+)
+WIRE_APIS: tuple[WireApi, ...] = ("chat-completions", "responses")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +41,13 @@ class Generation:
 class ModelTarget:
     """Everything an adapter needs to call one model. Never logged whole: `api_key` is secret.
 
-    `protocol` is the wire format; `auth_type` is how the user signed in (`qwen-oauth` rides the
-    `openai` protocol). `key_source` names where the key came from ("OPENAI_API_KEY",
-    "Qwen OAuth token") so error messages can tell the user which key was rejected.
+    `protocol` is the provider family; `wire_api` picks the OpenAI-compatible endpoint
+    (`/chat/completions` or `/v1/responses`); `auth_type` is how the user signed in
+    (`qwen-oauth` rides the `openai` protocol). `bearer` sends the key as
+    `Authorization: Bearer` where the protocol's default is an API-key header (Vertex AI with
+    Application Default Credentials); `vertex_scope` = (project, location) for that case.
+    `key_source` names where the key came from ("OPENAI_API_KEY", "Qwen OAuth token") so
+    error messages can tell the user which key was rejected. `network` is the route (proxy, CA).
     """
 
     protocol: Protocol
@@ -41,6 +57,10 @@ class ModelTarget:
     auth_type: AuthType = "openai"
     key_source: str | None = None
     generation: Generation = field(default_factory=Generation)
+    wire_api: WireApi = "chat-completions"
+    bearer: bool = False
+    vertex_scope: tuple[str, str] | None = None
+    network: Network = field(default_factory=lambda: DIRECT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,8 @@ async def test_subprocess_server_with_http_approval(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             try:
                 auth = await oauth.start_sign_in()
-                assert auth.interval == 2.0  # --interval none: omitted like Qwen's server
+                # --interval none: omitted like Qwen's server; RFC 8628's 5 s for any other host
+                assert auth.interval == 5.0
                 r = await http.post("/_fake/approve", params={"user_code": auth.user_code})
                 assert r.status_code == 200 and r.json()["user_code"] == auth.user_code
                 creds = await asyncio.wait_for(oauth.wait_for_sign_in(), 20)

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from qwen_lsp.config import Overrides
+
 from .conftest import World, diag_text
 
 
@@ -181,10 +183,51 @@ def test_qwen_oauth_provider_entries_are_ignored(w: World) -> None:
     assert r.models == () and "modelProviders.qwen-oauth is ignored" in diag_text(r)
 
 
-def test_unsupported_wire_api_is_skipped(w: World) -> None:
-    w.settings({"modelProviders": {"openai": [{"id": "r", "envKey": "K", "wireApi": "responses"}]}})
-    r = w.resolve()
-    assert r.models == () and "wireApi" in diag_text(r)
+def test_wire_api_is_separate_from_the_protocol(w: World) -> None:
+    w.settings(
+        {
+            "modelProviders": {
+                "openai": [
+                    {"id": "r", "envKey": "K", "wireApi": "responses"},
+                    {"id": "c", "envKey": "K", "wireApi": "chat-completions"},
+                    {"id": "bad", "envKey": "K", "wireApi": "completions"},
+                ],
+                "openai-responses": [{"id": "o", "envKey": "K"}],
+                "anthropic": [{"id": "a", "envKey": "K", "wireApi": "responses"}],
+            }
+        }
+    )
+    r = w.resolve(env={"K": "sk-k"})
+    assert [(m.id, m.protocol, m.wire_api) for m in r.models] == [
+        ("r", "openai", "responses"),
+        ("c", "openai", "chat-completions"),
+        ("o", "openai-responses", "responses"),
+    ]
+    text = diag_text(r)
+    assert "'completions' is not a wire API" in text and "model 'bad' skipped" in text
+    assert "only for OpenAI-compatible providers" in text and "model 'a' skipped" in text
+    t = r.target(r.models[0])
+    assert (t.protocol, t.wire_api, t.auth_type) == ("openai", "responses", "openai")
+    t = r.target(r.models[2])
+    assert (t.protocol, t.wire_api, t.auth_type) == ("openai", "responses", "openai-responses")
+    assert t.base_url == "https://api.openai.com"
+
+
+def test_openai_responses_auth_type_from_selected_type_and_flag(w: World) -> None:
+    w.settings({"security": {"auth": {"selectedType": "openai-responses"}}})
+    env = {"OPENAI_API_KEY": "sk-k", "OPENAI_MODEL": "gpt-x"}
+    r = w.resolve(env=env)
+    assert r.auth_type is not None and r.auth_type.value == "openai-responses"
+    assert r.model is not None and (r.model.id, r.model.wire_api) == ("gpt-x", "responses")
+    # OPENAI_MODEL is listed once (under openai) plus the current responses model
+    assert [(m.id, m.protocol) for m in r.models] == [
+        ("gpt-x", "openai"),
+        ("gpt-x", "openai-responses"),
+    ]
+    ov = Overrides.from_options({"authType": "foo"}, "flag")
+    r = w.resolve(env=env, overrides=ov)
+    assert "unknown auth type 'foo' (flag --auth-type)" in diag_text(r)
+    assert r.auth_type is not None and r.auth_type.value == "openai-responses"
 
 
 def test_duplicates_first_wins_but_other_base_url_is_distinct(w: World) -> None:
@@ -287,3 +330,24 @@ def test_unknown_keys_are_preserved_and_ignored(w: World) -> None:
     r = w.resolve(authType="openai")
     assert r.model is not None and r.model.id == "m"
     assert not r.diagnostics
+
+
+def test_vertex_adc_endpoint_from_location(w: World) -> None:
+    adc = w.file("~/.config/gcloud/application_default_credentials.json", {"type": "x"})
+    env = {"GOOGLE_CLOUD_PROJECT": "p", "GOOGLE_MODEL": "g", "GOOGLE_CLOUD_LOCATION": "asia-east1"}
+    r = w.resolve(env=env)
+    assert r.auth_type is not None and r.auth_type.value == "vertex-ai"
+    m = r.model
+    assert m is not None and m.has_credentials and m.adc is not None
+    assert m.adc.credentials_file == str(adc)
+    assert m.base_url is not None
+    assert m.base_url.value == "https://asia-east1-aiplatform.googleapis.com"
+    r = w.resolve(env={**env, "GOOGLE_CLOUD_LOCATION": "global"})
+    assert r.model is not None and r.model.base_url is not None
+    assert r.model.base_url.value == "https://aiplatform.googleapis.com"
+    r = w.resolve(env={**env, "GOOGLE_CLOUD_LOCATION": "evil.com/x#"})
+    assert r.model is not None and not r.model.has_credentials
+    assert "is not a region name" in diag_text(r)
+    # a key beats ADC (express mode)
+    r = w.resolve(env={**env, "GOOGLE_API_KEY": "k"})
+    assert r.model is not None and r.model.adc is None and r.model.key is not None

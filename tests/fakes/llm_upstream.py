@@ -5,6 +5,7 @@ Routes (any prefix before them is accepted, so `{url}/v1` and `{url}/compatible-
 
     route      request
     chat       POST .../chat/completions                OpenAI chat completions (stream or not)
+    responses  POST .../responses                       OpenAI Responses API (stream or not)
     messages   POST .../messages                        Anthropic Messages (stream or not)
     gemini     POST .../models/{id}:streamGenerateContent  (SSE with alt=sse), :generateContent
     models     POST .../models/{id}:countTokens, and GET .../models[/{id}] (shape picked by the
@@ -52,6 +53,9 @@ consumed one per request; when a route's queue is empty the default behaviour an
                                  `hold_at`, or before the status line when hold_headers=True
     cut_at                       close the socket after this many payload bytes (mid-event cut)
     framing                      "chunked" (default), "close" (EOF-delimited) or "length"
+    answer_json                  answer a streaming request with the complete non-streaming
+                                 JSON body (as some gateways do); Gemini gets the JSON array its
+                                 streaming endpoint sends without alt=sse
 
 Subprocess use (editor tests)::
 
@@ -71,6 +75,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -82,7 +87,7 @@ from urllib.parse import parse_qs, urlsplit
 
 DELTA_SIZE = 8
 MODELS = ("qwen3-coder-plus", "qwen3-coder-flash", "claude-fake", "gemini-fake")
-ROUTES = ("chat", "messages", "gemini", "models")
+ROUTES = ("chat", "responses", "messages", "gemini", "models")
 
 
 @dataclass
@@ -110,6 +115,7 @@ class Behaviour:
     hold_headers: bool = False
     cut_at: int | None = None
     framing: str = "chunked"
+    answer_json: bool = False
     # Stream the first content event again and again until the client hangs up (an upstream
     # that never ends); `event_delay` paces it, `endless_pad` makes each event bigger.
     endless: bool = False
@@ -195,9 +201,20 @@ class _ClientGone(Exception):
 
 
 class FakeUpstream:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        url_host: str | None = None,
+    ) -> None:
+        """`ssl_context` serves HTTPS (tests/fakes/tls.py makes one); `url_host` is the host
+        name `url` uses (a name only a test proxy resolves, e.g. "upstream.test")."""
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.url_host = url_host
         self.valid_keys: set[str] | None = None
         self.requests: list[RecordedRequest] = []
         self.connections: list[ConnectionRecord] = []
@@ -213,7 +230,8 @@ class FakeUpstream:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.url_host or self.host}:{self.port}"
 
     def start(self) -> FakeUpstream:
         ready = threading.Event()
@@ -233,7 +251,9 @@ class FakeUpstream:
         return self
 
     async def _start_server(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, ssl=self.ssl_context
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def serve_forever(self) -> None:
@@ -492,7 +512,12 @@ class FakeUpstream:
         )
         chunks = _chunks(b, data, protocol)
         usage = b.usage or (_prompt_words(data, protocol), len(chunks))
-        if not streaming:
+        if b.answer_json and protocol == "gemini":
+            last = len(chunks) - 1
+            arr = [_gemini_chunk(c, i == last, usage, b) for i, c in enumerate(chunks)]
+            await self._send_json(conn, 200, arr, extra, keep)
+            return keep
+        if not streaming or b.answer_json:
             text = "".join(chunks)
             await self._send_json(conn, 200, _full_body(protocol, text, usage, b), extra, keep)
             return keep
@@ -629,6 +654,8 @@ def _frame(piece: bytes, framing: str) -> bytes:
 def _route(method: str, path: str) -> str | None:
     if method == "POST" and path.endswith("/chat/completions"):
         return "chat"
+    if method == "POST" and path.endswith("/responses"):
+        return "responses"
     if method == "POST" and path.endswith("/messages"):
         return "messages"
     if method == "POST" and re.search(r"/models/[^/]+:(stream)?[gG]enerateContent$", path):
@@ -643,6 +670,8 @@ def _route(method: str, path: str) -> str | None:
 def _protocol(req: RecordedRequest) -> str:
     if req.route == "chat":
         return "openai"
+    if req.route == "responses":
+        return "responses"
     if req.route == "messages" or "anthropic-version" in req.headers:
         return "anthropic"
     if req.route == "gemini" or "/v1beta" in req.path or "x-goog-api-key" in req.headers:
@@ -714,14 +743,17 @@ def _models_body(req: RecordedRequest) -> dict[str, Any]:
 
 
 def _last_user_text(data: dict[str, Any], protocol: str) -> str:
-    msgs = data.get("contents" if protocol == "gemini" else "messages") or []
+    if protocol == "responses" and isinstance(data.get("input"), str):
+        return str(data["input"])
+    key = {"gemini": "contents", "responses": "input"}.get(protocol, "messages")
+    msgs = data.get(key) or []
     for m in reversed(msgs):
         if m.get("role") != "user":
             continue
         if protocol == "gemini":
             return "".join(p.get("text", "") for p in m.get("parts", []))
         c = m.get("content")
-        if isinstance(c, list):
+        if isinstance(c, list):  # content parts (type text / input_text)
             return "".join(p.get("text", "") for p in c if isinstance(p, dict))
         return str(c or "")
     return ""
@@ -799,6 +831,8 @@ def _sse(protocol: str, chunks: list[str], usage: tuple[int, int], b: Behaviour)
             md["delta"] = {"stop_reason": b.finish_reason or "end_turn", "stop_sequence": None}
             out.append(_event("message_delta", md, b))
             out.append(_event("message_stop", {"type": "message_stop"}, b))
+    elif protocol == "responses":
+        out.extend(_responses_events(chunks, usage, b))
     else:
         for i, c in enumerate(chunks):
             last = i == len(chunks) - 1 and not b.omit_terminal
@@ -810,6 +844,89 @@ def _sse(protocol: str, chunks: list[str], usage: tuple[int, int], b: Behaviour)
         if b.error_event:
             out.append(_event(None, b.error_event, b))
     return "".join(out)
+
+
+def _response_obj(status: str, text: str | None, usage: tuple[int, int] | None) -> dict[str, Any]:
+    """A Responses API `response` object with the fields the official SDK models carry."""
+    output: list[dict[str, Any]] = []
+    if text is not None:
+        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        output.append(
+            {
+                "id": "msg_fake",
+                "type": "message",
+                "status": "completed" if status == "completed" else "incomplete",
+                "role": "assistant",
+                "content": [part],
+            }
+        )
+    obj: dict[str, Any] = {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": 0,
+        "status": status,
+        "model": "fake",
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "usage": None,
+    }
+    if usage is not None:
+        inp, outp = usage
+        obj["usage"] = {
+            "input_tokens": inp,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": outp,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": inp + outp,
+        }
+    return obj
+
+
+def _responses_events(chunks: list[str], usage: tuple[int, int], b: Behaviour) -> list[str]:
+    """The Responses API streaming sequence: created, in_progress, output_item.added,
+    content_part.added, output_text.delta..., output_text.done, content_part.done,
+    output_item.done, then completed (or incomplete when finish_reason="max_output_tokens")."""
+    out: list[str] = []
+    seq = itertools.count()
+
+    def ev(kind: str, **fields: Any) -> None:
+        out.append(_event(kind, {"type": kind, "sequence_number": next(seq), **fields}, b))
+
+    ev("response.created", response=_response_obj("in_progress", None, None))
+    ev("response.in_progress", response=_response_obj("in_progress", None, None))
+    item = {"id": "msg_fake", "type": "message", "status": "in_progress", "role": "assistant"}
+    ev("response.output_item.added", output_index=0, item={**item, "content": []})
+    empty = {"type": "output_text", "text": "", "annotations": []}
+    where = {"item_id": "msg_fake", "output_index": 0, "content_index": 0}
+    ev("response.content_part.added", **where, part=empty)
+    for c in chunks:
+        ev("response.output_text.delta", **where, delta=c, logprobs=[])
+        if b.comments:
+            out.append(_comment(b))
+    if b.error_event:
+        ev("error", **b.error_event)
+    if b.omit_terminal:
+        return out
+    text = "".join(chunks)
+    ev("response.output_text.done", **where, text=text, logprobs=[])
+    ev("response.content_part.done", **where, part={**empty, "text": text})
+    incomplete = b.finish_reason == "max_output_tokens"
+    done = _response_obj("incomplete" if incomplete else "completed", text, usage)
+    ev("response.output_item.done", output_index=0, item=done["output"][0])
+    if incomplete:
+        done["incomplete_details"] = {"reason": "max_output_tokens"}
+        ev("response.incomplete", response=done)
+    else:
+        ev("response.completed", response=done)
+    return out
 
 
 def _choice(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
@@ -831,6 +948,8 @@ def _gemini_chunk(text: str, last: bool, usage: tuple[int, int], b: Behaviour) -
 
 def _full_body(protocol: str, text: str, usage: tuple[int, int], b: Behaviour) -> dict[str, Any]:
     inp, outp = usage
+    if protocol == "responses":
+        return _response_obj("completed", text, usage)
     if protocol == "openai":
         return {
             "id": "chatcmpl-fake",

@@ -24,7 +24,11 @@ Test-only endpoints (no auth, loopback only):
 Knobs (FakeConfig, also CLI flags): interval (None = omit it from the device answer, as Qwen's
 server does), expires_in, token_expires_in, slow_down_status (400 per RFC or 429 as Qwen),
 slow_down_after / slow_down_count (answer slow_down after N pending answers for a code),
-enforce_interval (RFC behaviour: slow_down when polled faster than half the interval),
+enforce_interval (RFC behaviour: slow_down when polled faster than half the interval the code
+currently requires; that interval starts at `interval` (5 s when omitted) and grows by
+slow_down_increment seconds with every slow_down, as RFC 8628 §3.5 and GitHub do),
+slow_down_increment, slow_down_interval_in_body (put the new required interval in the
+slow_down answer, as GitHub does),
 resource_url (added to token answers), rotate_refresh, discontinued (+ discontinued_status),
 refresh_status (force an error status on refresh), refresh_delay (seconds, widens races),
 require_pkce, poll_error_status / poll_error_count (answer the next N device-grant polls
@@ -87,6 +91,8 @@ class FakeConfig:
     slow_down_after: int | None = None
     slow_down_count: int = 1
     enforce_interval: bool = False
+    slow_down_increment: float = 5.0
+    slow_down_interval_in_body: bool = False
     resource_url: str | None = None
     rotate_refresh: bool = True
     discontinued: bool = False
@@ -107,6 +113,7 @@ class _State:
     refresh: dict[str, _RefreshCred] = field(default_factory=dict)
     answers: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     poll_times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    required: dict[str, float] = field(default_factory=dict)  # device code -> interval (s)
     user_codes: dict[str, str] = field(default_factory=dict)  # device code -> user code
     latest_user_code: str | None = None
     counters: dict[str, int] = field(
@@ -245,11 +252,14 @@ class _DeviceGrant(DeviceCodeGrant):
         n = state.answers[code]
         state.answers[code] += 1
         slow = False
+        required = fake.required_interval(code)
         if cfg.slow_down_after is not None:
             slow = cfg.slow_down_after <= n < cfg.slow_down_after + cfg.slow_down_count
-        if cfg.enforce_interval and cfg.interval:
+        if cfg.enforce_interval:
             times = state.poll_times[code]
-            slow = slow or (len(times) > 1 and times[-1] - times[-2] < cfg.interval * 0.5)
+            slow = slow or (len(times) > 1 and times[-1] - times[-2] < required * 0.5)
+        if slow:
+            state.required[code] = required + cfg.slow_down_increment
         state.counters["slow_down" if slow else "pending"] += 1
         return slow
 
@@ -361,9 +371,21 @@ _DONE = """<!doctype html><html><head><meta charset="utf-8"><title>Done</title><
 class FakeOAuthServer:
     """See the module docstring. Thread-safe; all OAuth processing is serialised."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: Any = None,
+        url_host: str | None = None,
+        **config: Any,
+    ) -> None:
+        """`ssl_context` serves HTTPS; `url_host` is the host name `base_url` uses (one only a
+        test proxy resolves)."""
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.url_host = url_host
         self.config = FakeConfig(**config)
         self._initial = dataclasses.replace(self.config)
         self.state = _State()
@@ -378,9 +400,12 @@ class FakeOAuthServer:
     def start(self) -> FakeOAuthServer:
         httpd = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
         httpd.daemon_threads = True
+        if self.ssl_context is not None:
+            httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        self.base_url = f"http://{host}:{httpd.server_address[1]}"
+        host = self.url_host or (self.host if ":" not in self.host else f"[{self.host}]")
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{host}:{httpd.server_address[1]}"
         self._thread = threading.Thread(target=httpd.serve_forever, daemon=True, name="fake-oauth")
         self._thread.start()
         return self
@@ -407,6 +432,11 @@ class FakeOAuthServer:
     @property
     def latest_user_code(self) -> str | None:
         return self.state.latest_user_code
+
+    def required_interval(self, device_code: str) -> float:
+        """The interval this code must be polled at now (grows with every slow_down)."""
+        with self.lock:
+            return self.state.required.get(device_code, self.config.interval or 5.0)
 
     def poll_times(self, user_code: str | None = None) -> list[float]:
         """Arrival times (time.time()) of the polls for a user code (the latest by default)."""
@@ -605,6 +635,9 @@ def _make_handler(fake: FakeOAuthServer) -> type[BaseHTTPRequestHandler]:
                 status, body, _ = fake.auth.create_token_response(self._oauth_req(form))
             if isinstance(body, dict) and body.get("error") == "slow_down":
                 status = cfg.slow_down_status
+                if cfg.slow_down_interval_in_body:
+                    code = form.get("device_code") or ""
+                    body = {**body, "interval": fake.required_interval(code)}
             self._send(status, body)
 
     return Handler
@@ -628,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow-down-after", type=int, default=None)
     p.add_argument("--slow-down-count", type=int, default=1)
     p.add_argument("--enforce-interval", action="store_true")
+    p.add_argument("--slow-down-increment", type=float, default=5.0)
+    p.add_argument("--slow-down-interval-in-body", action="store_true")
     p.add_argument("--resource-url", default=None)
     p.add_argument("--no-rotate", action="store_true", help="do not rotate refresh tokens")
     p.add_argument("--discontinued", action="store_true")
@@ -644,6 +679,8 @@ def main(argv: list[str] | None = None) -> int:
         slow_down_after=a.slow_down_after,
         slow_down_count=a.slow_down_count,
         enforce_interval=a.enforce_interval,
+        slow_down_increment=a.slow_down_increment,
+        slow_down_interval_in_body=a.slow_down_interval_in_body,
         resource_url=a.resource_url,
         rotate_refresh=not a.no_rotate,
         discontinued=a.discontinued,

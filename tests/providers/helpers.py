@@ -16,9 +16,13 @@ def target(
     key: str | None = KEY,
     **gen: object,
 ) -> ModelTarget:
+    wire = "chat-completions"
+    if protocol == "responses":  # the OpenAI Responses API: protocol openai, its own wire API
+        protocol, wire = "openai", "responses"
     if base is None:
         base = fake.url + "/v1" if protocol == "openai" else fake.url
     return ModelTarget(
+        wire_api=wire,  # type: ignore[arg-type]
         protocol=protocol,  # type: ignore[arg-type]
         model_id="test-model",
         base_url=base,
@@ -33,5 +37,12 @@ def req(text: str = "hello world", **kw: object) -> CompletionRequest:
     return CompletionRequest(messages=(Message("user", text),), **kw)  # type: ignore[arg-type]
 
 
-PROTOCOLS = ("openai", "anthropic", "gemini", "vertex-ai")
-ROUTE = {"openai": "chat", "anthropic": "messages", "gemini": "gemini", "vertex-ai": "gemini"}
+PROTOCOLS = ("openai", "responses", "anthropic", "gemini", "vertex-ai")
+ROUTE = {
+    "openai": "chat",
+    "responses": "responses",
+    "anthropic": "messages",
+    "gemini": "gemini",
+    "vertex-ai": "gemini",
+}
+PROVIDER = {"responses": "openai"}  # QwenError.provider when it is not the protocol name

@@ -14,7 +14,7 @@ from qwen_lsp.providers import base
 from qwen_lsp.target import Delta
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
-from .helpers import KEY, PROTOCOLS, ROUTE, req, target
+from .helpers import KEY, PROTOCOLS, PROVIDER, ROUTE, req, target
 
 
 async def fail(t, r=None) -> QwenError:  # type: ignore[no-untyped-def]
@@ -33,7 +33,7 @@ async def test_auth_errors_name_the_key_source(
 ) -> None:
     fake.script(ROUTE[protocol], Behaviour(status=status))
     e = await fail(target(fake, protocol, key_source="MY_PROVIDER_KEY"))
-    assert (e.kind, e.status, e.provider) == ("auth", status, protocol)
+    assert (e.kind, e.status, e.provider) == ("auth", status, PROVIDER.get(protocol, protocol))
     assert f"{status} from 127.0.0.1 for model test-model" in e.message
     assert "MY_PROVIDER_KEY was rejected" in e.message
     assert len(fake.requests) == 1  # never retried
@@ -161,7 +161,9 @@ async def test_key_echoed_in_error_body_is_scrubbed(fake: FakeUpstream) -> None:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("framing", ["chunked", "close"])
 async def test_stream_cut_mid_event(fake: FakeUpstream, protocol: str, framing: str) -> None:
-    payload_cut = {"openai": 300, "anthropic": 600, "gemini": 250, "vertex-ai": 250}[protocol]
+    payload_cut = {"openai": 300, "responses": 1700, "anthropic": 600, "gemini": 250}.get(
+        protocol, 250
+    )
     fake.script(ROUTE[protocol], Behaviour(cut_at=payload_cut, framing=framing))
     got: list[object] = []
     with pytest.raises(QwenError) as ei:
@@ -192,6 +194,8 @@ async def test_invalid_json_event(fake: FakeUpstream) -> None:
         ("anthropic", {"type": "error", "error": {"type": "overloaded_error"}}, "upstream"),
         ("anthropic", {"type": "error", "error": {"type": "rate_limit_error"}}, "quota"),
         ("gemini", {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}, "quota"),
+        ("responses", {"code": "server_error", "message": "overloaded", "param": None}, "upstream"),
+        ("responses", {"code": "rate_limit_exceeded", "message": "slow", "param": None}, "quota"),
     ],
 )
 async def test_error_event_inside_stream(
@@ -212,7 +216,7 @@ async def test_slow_first_byte_beyond_timeout(fake: FakeUpstream, protocol: str)
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_idle_gap_beyond_timeout(fake: FakeUpstream, protocol: str) -> None:
-    hold_at = {"openai": 1, "anthropic": 3, "gemini": 1, "vertex-ai": 1}[protocol]
+    hold_at = {"openai": 1, "responses": 5, "anthropic": 3, "gemini": 1, "vertex-ai": 1}[protocol]
     fake.script(ROUTE[protocol], Behaviour(hold="never", hold_at=hold_at))
     got: list[object] = []
     with pytest.raises(QwenError) as ei:
@@ -266,7 +270,7 @@ async def test_check_credentials(fake: FakeUpstream, protocol: str) -> None:
     await providers.check_credentials(target(fake, protocol))
     with pytest.raises(QwenError) as ei:
         await providers.check_credentials(target(fake, protocol, key="sk-wrong-key-999999"))
-    assert ei.value.kind == "auth" and ei.value.provider == protocol
+    assert ei.value.kind == "auth" and ei.value.provider == PROVIDER.get(protocol, protocol)
     assert "sk-wrong-key-999999" not in str(ei.value)
 
 

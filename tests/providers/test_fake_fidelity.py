@@ -46,6 +46,28 @@ def test_openai_sdk(fake: FakeUpstream) -> None:
         c.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
 
 
+def test_openai_sdk_responses_api(fake: FakeUpstream) -> None:
+    c = openai.OpenAI(base_url=fake.url + "/v1", api_key="k", max_retries=0)
+    full = c.responses.create(model="m", input="fidelity check")
+    assert full.output_text == "echo: fidelity check"
+    assert full.usage is not None and full.usage.input_tokens == 2
+    events = list(c.responses.create(model="m", input=MSG, stream=True))  # type: ignore[arg-type]
+    types = [e.type for e in events]
+    assert types[0] == "response.created" and types[-1] == "response.completed"
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert "".join(deltas) == "echo: fidelity check"
+    done = events[-1].response  # type: ignore[union-attr]
+    assert done.output_text == "echo: fidelity check"
+    assert done.usage is not None and done.usage.output_tokens == 3
+    # the SDK's own stream helper accumulates the same text
+    with c.responses.stream(model="m", input="fidelity check") as s:
+        final = s.get_final_response()
+    assert final.output_text == "echo: fidelity check"
+    fake.script("responses", Behaviour(status=401))
+    with pytest.raises(openai.AuthenticationError):
+        c.responses.create(model="m", input="x")
+
+
 def test_anthropic_sdk(fake: FakeUpstream) -> None:
     c = anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=0)
     msg = c.messages.create(model="m", max_tokens=10, messages=MSG)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 from .helpers import PROTOCOLS, ROUTE, req, target
 
 # Index of the write right after the first text delta (Anthropic sends two events before it).
-AFTER_FIRST_DELTA = {"openai": 1, "anthropic": 3, "gemini": 1, "vertex-ai": 1}
+AFTER_FIRST_DELTA = {"openai": 1, "responses": 5, "anthropic": 3, "gemini": 1, "vertex-ai": 1}
 
 
 async def collect(t, r=None) -> list:  # type: ignore[no-untyped-def]

@@ -204,3 +204,28 @@ async def test_api_key_method_without_a_key_explains_what_is_missing(lsp: Harnes
     res = await lsp.request("qwen/auth", {"method": "gemini"})
     assert res["status"] == "failed"
     assert "GEMINI" in res["message"]
+
+
+async def test_device_server_adding_5s_per_slow_down_signs_in(lsp: Harness) -> None:
+    # An RFC 8628 server (400 slow_down, +5 s per slow_down, slow_down to any poll faster than
+    # half the required interval): the old x1.5-capped-at-10-s client never caught up with it.
+    with FakeOAuthServer(
+        interval=1,
+        enforce_interval=True,
+        slow_down_increment=5.0,
+        slow_down_after=1,
+        slow_down_status=400,
+    ) as oauth:
+        oauth_env(lsp, oauth)
+        await lsp.start()
+        res = await lsp.request("qwen/auth", {"method": "qwen-oauth"})
+        code = res["userCode"]
+        deadline = time.monotonic() + 20
+        while oauth.counters["slow_down"] < 1:  # pending, then the server asks to slow down
+            assert time.monotonic() < deadline, oauth.counters
+            await asyncio.sleep(0.05)
+        oauth.approve(code)
+        st = await lsp.wait_status(lambda s: s["state"] in ("ready", "error"), timeout=30)
+        assert st["state"] == "ready" and st["authType"] == "qwen-oauth", st
+        assert oauth.counters["slow_down"] == 1 and oauth.counters["tokens_issued"] == 1
+        assert (lsp.qwen_home / "oauth_creds.json").exists()

@@ -52,7 +52,14 @@ async def test_initialize_advertises_the_custom_surface(lsp: Harness) -> None:
         "qwen/complete",
         "qwen/config",
     }
-    assert qwen["authMethods"] == ["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+    assert qwen["authMethods"] == [
+        "qwen-oauth",
+        "openai",
+        "openai-responses",
+        "anthropic",
+        "gemini",
+        "vertex-ai",
+    ]
     assert caps.inline_completion_provider
     cmds = caps.execute_command_provider.commands
     assert {"qwen.signIn", "qwen.signOut", "qwen.selectModel"} <= set(cmds)

@@ -7,11 +7,14 @@ code_challenge, code_challenge_method=S256, header `x-request-id: <uuid4>`) and
 The PKCE challenge comes from Authlib (`create_s256_code_challenge`); the verifier is 32 random
 bytes, base64url without padding.
 
-Polling policy (documented in docs/authentication.md):
-- first poll after `interval` seconds when the server sends one, else 2 s (Qwen sends none);
+Polling policy, RFC 8628 §3.4-3.5 (documented in docs/authentication.md):
+- first poll after `interval` seconds when the server sends one; else 5 s (the RFC default),
+  except 2 s for Qwen's own host chat.qwen.ai, which sends none and is polled every 2 s by the
+  Qwen Code CLI;
 - `authorization_pending` (400) -> keep polling at the current interval;
-- `slow_down` (400 as in RFC 8628, or 429 as Qwen sends it) -> interval x1.5, capped at 10 s
-  (or at the server's own interval when that is larger); the larger interval is kept;
+- `slow_down` (400 as in RFC 8628, or 429 as Qwen sends it) -> interval + 5 s, or the
+  `interval` in the answer when that is larger; kept for all later polls, never capped below
+  `expires_in` (a server that adds 5 s per slow_down is always caught up with);
 - `expired_token` -> QwenError("timeout"); `access_denied` -> QwenError("auth"); 401 ->
   QwenError("auth"); another 429 -> QwenError("upstream", status=429); a quota/"discontinued"
   answer -> QwenError("quota"); any other OAuth error (e.g. `invalid_grant` for a wrong
@@ -28,7 +31,7 @@ present; resource_url and token_type are taken from the answer (token_type defau
 "Bearer", expires_in to 3600 s when missing, so the file stays valid for the CLI); expiry_date
 = now + expires_in*1000. A 400/401 removes the file and raises QwenError("auth").
 
-Plain `http://` bases are accepted only for loopback IP literals (127.0.0.0/8, ::1); anything
+Plain `http://` bases are accepted only for loopback (127.0.0.0/8, ::1, localhost); anything
 else is QwenError("config") naming the URL.
 
 Public API:
@@ -56,7 +59,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ipaddress
 import logging
 import secrets
 import uuid
@@ -69,7 +71,7 @@ from urllib.parse import urlsplit
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from qwen_lsp import redact
+from qwen_lsp import net, redact
 from qwen_lsp.auth.token_store import Credentials, TokenStore, now_ms
 from qwen_lsp.errors import QwenError
 
@@ -83,8 +85,10 @@ TOKEN_PATH = "/api/v1/oauth2/token"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_API_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 
-DEFAULT_INTERVAL_S = 2.0
-MAX_INTERVAL_S = 10.0
+DEFAULT_INTERVAL_S = 5.0  # RFC 8628 §3.2: "If no value is provided, clients MUST use 5"
+QWEN_HOST_INTERVAL_S = 2.0  # what the CLI polls chat.qwen.ai at (it sends no interval)
+QWEN_HOSTS = frozenset({"chat.qwen.ai"})
+SLOW_DOWN_STEP_S = 5.0  # RFC 8628 §3.5: "the interval MUST be increased by 5 seconds"
 DEFAULT_DEVICE_EXPIRES_IN = 600
 DEFAULT_TOKEN_EXPIRES_IN = 3600
 PROVIDER = "qwen-oauth"
@@ -115,15 +119,6 @@ def api_base_url(resource_url: str | None) -> str:
     return url
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str) -> str:
     """Validate an OAuth base URL: https anywhere, plain http only to a loopback IP."""
     text = (url or "").strip().rstrip("/")
@@ -136,14 +131,33 @@ def check_base_url(url: str) -> str:
         raise QwenError(
             "config", f"The Qwen OAuth base URL {url!r} is not an http(s) URL.", provider=PROVIDER
         )
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
+    if parts.scheme.lower() == "http" and not net.is_loopback(host):
         raise QwenError(
             "config",
             f"Refusing to send Qwen OAuth credentials over plain http to {text}: use https, or "
-            "http only to a loopback address (127.0.0.0/8, ::1).",
+            "http only to a loopback address (127.0.0.0/8, ::1, localhost).",
             provider=PROVIDER,
         )
     return text
+
+
+def _seconds(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        return None
+    return float(v)
+
+
+def initial_interval(base_url: str, answered: Any) -> float:
+    """The first polling interval: the server's (at most MAX_INTERVAL_S), else 5 s (2 s for
+    Qwen's own host)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    default = QWEN_HOST_INTERVAL_S if host in QWEN_HOSTS else DEFAULT_INTERVAL_S
+    return seconds_in_range(answered, default, MAX_INTERVAL_S)
+
+
+def slowed_down(current: float, answered: Any, step: float = SLOW_DOWN_STEP_S) -> float:
+    """The interval after a `slow_down`: +step, or the answer's own `interval` when larger."""
+    return max(current + step, _seconds(answered) or 0.0)
 
 
 def new_pkce_pair() -> tuple[str, str]:
@@ -234,8 +248,12 @@ class QwenOAuth:
         store: TokenStore | None = None,
         http: httpx.AsyncClient | None = None,
         refresh_timeout_s: float = 30.0,
+        slow_down_step_s: float = SLOW_DOWN_STEP_S,
+        network: net.Network = net.DIRECT,
     ) -> None:
         self.base_url = base_url
+        self.slow_down_step_s = slow_down_step_s
+        self.network = network
         self.store = store or TokenStore(
             qwen_home, stale_lock_ms=stale_lock_ms, check_interval_s=check_interval_s
         )
@@ -249,7 +267,8 @@ class QwenOAuth:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+            # The same route as model traffic: proxy, custom CA, loopback never proxied.
+            self._http = net.make_client(self.base_url, self.network, timeout=httpx.Timeout(30.0))
         return self._http
 
     async def _post(
@@ -270,9 +289,19 @@ class QwenOAuth:
                 "timeout", f"{what} timed out after {timeout:g} s ({url}).", provider=PROVIDER
             ) from None
         except httpx.HTTPError as e:
+            tls = net.tls_failure(e)
+            if tls is not None:
+                host = net.host_of(url)
+                raise QwenError(
+                    "config",
+                    f"{what} failed: " + net.tls_advice(host, tls, self.network),
+                    provider=PROVIDER,
+                ) from None
+            proxy = self.network.proxy_for(url)
+            route = f" through the proxy {net.mask_url(proxy)}" if proxy else ""
             raise QwenError(
                 "upstream",
-                f"{what} failed: could not reach {url} ({type(e).__name__}).",
+                f"{what} failed: could not reach {url}{route} ({type(e).__name__}).",
                 provider=PROVIDER,
             ) from None
         text = resp.text
@@ -328,7 +357,7 @@ class QwenOAuth:
             expires_in=int(
                 seconds_in_range(expires_in, DEFAULT_DEVICE_EXPIRES_IN, MAX_DEVICE_EXPIRES_IN)
             ),
-            interval=seconds_in_range(interval, DEFAULT_INTERVAL_S, MAX_INTERVAL_S),
+            interval=initial_interval(self.base_url, interval),
             device_code=device_code,
         )
         log.info("Qwen sign-in started: open %s (code %s)", auth.verification_uri, auth.user_code)
@@ -358,7 +387,6 @@ class QwenOAuth:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + auth.expires_in
         interval = auth.interval
-        cap = max(MAX_INTERVAL_S, auth.interval)
         expired = QwenError(
             "timeout",
             "The Qwen sign-in code expired before it was approved. Sign in again.",
@@ -399,7 +427,8 @@ class QwenOAuth:
             if err == "authorization_pending":
                 continue
             if err == "slow_down":
-                interval = min(interval * 1.5, cap)
+                said = body.get("interval") if body else None
+                interval = slowed_down(interval, said, self.slow_down_step_s)
                 log.info("Qwen sign-in: server asked to slow down; polling every %.1f s", interval)
                 continue
             quota = _quota_error(answer)

@@ -6,7 +6,6 @@ rules are design.md §2; docs/configuration.md explains them to users.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -15,9 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import redact
+from .. import net, redact
+from ..auth import google_adc
 from ..errors import QwenError
-from ..target import AUTH_TYPES, AuthType, Generation, ModelTarget, Protocol
+from ..target import AUTH_TYPES, WIRE_APIS, AuthType, Generation, ModelTarget, WireApi
 from . import envrules
 from .dotenv import EnvFile, find_env_file, home_candidates, read_user_env_file
 from .provenance import Diagnostic, Sourced
@@ -38,29 +38,35 @@ from .settings import (
     validate_section,
 )
 
-PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth, openai, anthropic, gemini, vertex
-API_PROTOCOLS: tuple[Protocol, ...] = ("openai", "anthropic", "gemini", "vertex-ai")
+PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth, openai, ..., vertex-ai
+API_PROTOCOLS: tuple[AuthType, ...] = tuple(t for t in AUTH_TYPES if t != "qwen-oauth")
+# Auth types whose models speak an OpenAI wire API (and so may choose it with `wireApi`).
+OPENAI_FAMILY = ("openai", "openai-responses")
 
 KEY_VARS: dict[str, str] = {
     "openai": "OPENAI_API_KEY",
+    "openai-responses": "OPENAI_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",
     "gemini": "GEMINI_API_KEY",
     "vertex-ai": "GOOGLE_API_KEY",
 }
 BASE_VARS: dict[str, str] = {
     "openai": "OPENAI_BASE_URL",
+    "openai-responses": "OPENAI_BASE_URL",
     "anthropic": "ANTHROPIC_BASE_URL",
     "gemini": "GOOGLE_GEMINI_BASE_URL",
     "vertex-ai": "GOOGLE_VERTEX_BASE_URL",
 }
 MODEL_VARS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_MODEL", "QWEN_MODEL"),
+    "openai-responses": ("OPENAI_MODEL",),
     "anthropic": ("ANTHROPIC_MODEL",),
     "gemini": ("GEMINI_MODEL",),
     "vertex-ai": ("GOOGLE_MODEL",),
 }
 DEFAULT_BASE: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
+    "openai-responses": "https://api.openai.com",
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
     "vertex-ai": "https://aiplatform.googleapis.com",
@@ -90,6 +96,9 @@ class Overrides:
     model: Sourced[str] | None = None
     env: Mapping[str, Sourced[str]] = field(default_factory=dict)
     workspace_trusted: bool | None = None
+    proxy: Sourced[str] | None = None
+    # Launch values that could not be used (unknown flags...): shown as diagnostics, never an exit.
+    problems: tuple[str, ...] = ()
 
     def over(self, base: Overrides) -> Overrides:
         """`self` on top of `base`."""
@@ -102,6 +111,8 @@ class Overrides:
                 if self.workspace_trusted is not None
                 else base.workspace_trusted
             ),
+            proxy=self.proxy or base.proxy,
+            problems=tuple(dict.fromkeys((*base.problems, *self.problems))),
         )
 
     @classmethod
@@ -124,12 +135,16 @@ class Overrides:
             )
         a = text("authType")
         m = text("model")
+        px = text("proxy")
         trusted = opts.get("workspaceTrusted")
+        problems = opts.get("launchProblems")
         return cls(
             auth_type=Sourced(a, label("authType", "auth-type"), "override") if a else None,
             model=Sourced(m, label("model", "model"), "override") if m else None,
             env=env,
             workspace_trusted=trusted if isinstance(trusted, bool) else None,
+            proxy=Sourced(px, label("proxy", "proxy"), "override") if px else None,
+            problems=tuple(str(p) for p in problems) if isinstance(problems, list) else (),
         )
 
     @classmethod
@@ -177,9 +192,13 @@ class ModelInfo:
     runtime: bool = False  # not from modelProviders: flags, env vars or defaults
     description: str | None = None
     refusal: str | None = None  # why a key that exists is not used for this model
+    wire_api: WireApi = "chat-completions"
+    adc: google_adc.AdcConfig | None = None  # Vertex AI through Application Default Credentials
 
     def to_json(self, current: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name, "protocol": self.protocol}
+        if self.wire_api != "chat-completions":
+            out["wireApi"] = self.wire_api
         if self.base_url is not None:
             out["baseUrl"] = self.base_url.value
         out["hasCredentials"] = self.has_credentials
@@ -205,6 +224,7 @@ class Resolution:
     diagnostics: tuple[Diagnostic, ...]
     notice: str | None  # a warning the status bar should show (e.g. a model fallback)
     watched: tuple[Path, ...] = field(repr=False)
+    network: net.Network = net.DIRECT
 
     # -- lookups --
 
@@ -235,8 +255,10 @@ class Resolution:
         info: ModelInfo,
         oauth_token: str | None = None,
         oauth_resource_url: str | None = None,
+        adc_token: str | None = None,
     ) -> ModelTarget:
-        """The adapter input for `info`. Raises QwenError(auth|config) when it cannot work."""
+        """The adapter input for `info`. Raises QwenError(auth|config) when it cannot work.
+        Qwen OAuth and ADC models need the token the caller obtained (auth/)."""
         if info.protocol == "qwen-oauth":
             if not oauth_token:
                 raise QwenError(
@@ -253,21 +275,42 @@ class Resolution:
                 auth_type="qwen-oauth",
                 key_source="your Qwen OAuth sign-in",
                 generation=info.generation,
+                network=self.network,
             )
         if info.base_url is None:  # pragma: no cover - every API model has one
             raise QwenError("config", f"Model '{info.id}' has no base URL.")
         base = info.base_url.value
+        if info.key is None and info.adc is not None:
+            if not adc_token:  # pragma: no cover - the service mints it first
+                raise QwenError(
+                    "auth", f"No token from {info.adc.describe()}.", provider="vertex-ai"
+                )
+            check_credential_url(base, info.base_url.source)
+            return ModelTarget(
+                protocol="vertex-ai",
+                model_id=info.id,
+                base_url=base,
+                api_key=adc_token,
+                auth_type="vertex-ai",
+                key_source=info.adc.describe(),
+                generation=info.generation,
+                bearer=True,
+                vertex_scope=(info.adc.project, info.adc.location),
+                network=self.network,
+            )
         if info.key is None:
             raise QwenError("auth", missing_key_message(info), provider=info.protocol)
         check_credential_url(base, info.base_url.source)
         return ModelTarget(
-            protocol=info.protocol,  # type: ignore[arg-type]
+            protocol="openai" if info.protocol in OPENAI_FAMILY else info.protocol,  # type: ignore[arg-type]
             model_id=info.id,
             base_url=base,
             api_key=info.key.value,
             auth_type=info.protocol,
             key_source=_key_name(info.key),
             generation=info.generation,
+            wire_api=info.wire_api,
+            network=self.network,
         )
 
     def auth_problem(self) -> str | None:
@@ -309,6 +352,9 @@ class Resolution:
             for name in sorted(relevant)
             if name in self.env
         }
+        for name, v in environment.items():
+            if v is not None and name.upper() in net.PROXY_VARS:
+                v["value"] = net.mask_url(v["value"])
         current = self.model
         out = {
             "qwenHome": sv(self.qwen_home),
@@ -332,6 +378,18 @@ class Resolution:
                     "keySource": current.key.source if current.key else None,
                     "key": redact.mask(current.key.value) if current.key else None,
                 }
+                | (
+                    {
+                        "adc": {
+                            "credentialsFile": current.adc.credentials_file,
+                            "source": current.adc.file_source,
+                            "project": current.adc.project,
+                            "location": current.adc.location,
+                        }
+                    }
+                    if current.adc
+                    else {}
+                )
                 if current
                 else None
             ),
@@ -347,6 +405,7 @@ class Resolution:
                 "signedIn": self.oauth_signed_in,
                 "credentialsFile": str(self.credentials_path),
             },
+            "network": self.network.describe(),
             "problem": self.auth_problem(),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
@@ -357,14 +416,7 @@ class Resolution:
 
 
 def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return net.is_loopback(host)
 
 
 def check_credential_url(url: str, source: str | None = None) -> None:
@@ -413,9 +465,16 @@ def missing_key_message(info: ModelInfo) -> str:
             '"envKey": "<VARIABLE>" to the entry and set that variable.'
         )
     var = KEY_VARS.get(info.protocol, "an API key")
+    adc = (
+        " Or use Application Default Credentials: set GOOGLE_CLOUD_PROJECT (and "
+        "GOOGLE_CLOUD_LOCATION) and run `gcloud auth application-default login` or set "
+        "GOOGLE_APPLICATION_CREDENTIALS."
+        if info.protocol == "vertex-ai"
+        else ""
+    )
     return (
         f"Missing API key for {info.protocol} model '{info.id}': sign in with an API key, or "
-        f"set {var} in your shell, a .env file or `env` in settings.json."
+        f"set {var} in your shell, a .env file or `env` in settings.json.{adc}"
     )
 
 
@@ -433,9 +492,14 @@ def _refused_in_settings_env(name: str, scope: str) -> bool:
     )
 
 
+# Names that look secret but hold a file path: showing the path is what doctor is for (the
+# file's contents are never read into a message).
+_PATH_NAMES = frozenset({"GOOGLE_APPLICATION_CREDENTIALS"})
+
+
 def _is_secret_name(name: str) -> bool:
     up = name.upper()
-    return any(h in up for h in _SECRET_HINTS)
+    return up not in _PATH_NAMES and any(h in up for h in _SECRET_HINTS)
 
 
 def credential_var_names(r: Resolution) -> set[str]:
@@ -449,6 +513,10 @@ def credential_var_names(r: Resolution) -> set[str]:
 
 def _relevant_env_names(r: Resolution) -> set[str]:
     names: set[str] = {"QWEN_OAUTH", "QWEN_OAUTH_BASE_URL", "QWEN_MODEL", CODING_PLAN_KEY_VAR}
+    names.update(
+        ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS")
+    )
+    names.update(net.NET_VARS)
     for d in (KEY_VARS, BASE_VARS):
         names.update(d.values())
     for vs in MODEL_VARS.values():
@@ -491,10 +559,14 @@ class _Build:
 
     # Steps in order; each leaves its results on self.
     def run(self) -> Resolution:
+        for problem in self.ov.problems:
+            self.diags.append(Diagnostic("warning", problem))
         self._qwen_home()
         self._settings()
         self._env()
+        self._network()
         self._oauth()
+        self._adc()
         self._registry()
         self._auth_type()
         self._current_model()
@@ -516,6 +588,7 @@ class _Build:
             diagnostics=tuple(self.diags),
             notice=self.notice,
             watched=tuple(dict.fromkeys(self.watched)),
+            network=self.network,
         )
 
     # -- qwen home ------------------------------------------------------------------------
@@ -778,6 +851,63 @@ class _Build:
             return Sourced(value, label, "settings")
         return self._setting(f, dotted, value, label)
 
+    def user_get(self, name: str) -> Sourced[str] | None:
+        """`name` from user-level sources only: the process environment, the home `.env`
+        files, then `env` in the user (or system) settings. For values a project file must
+        never choose: proxies, CA bundles, credential files."""
+        v = self.environ.get(name, "").strip()
+        if v:
+            return Sourced(v, f"env {name}", "env")
+        for p in home_candidates(self.home, self.qdir):
+            fv = read_user_env_file(p).get(name, "").strip()
+            if fv:
+                return Sourced(fv, str(p), "dotenv")
+        for scope in ("system", "user", "system-defaults"):
+            sv = get_path(self.scoped.get(scope, {}), f"env.{name}")
+            if isinstance(sv, str) and sv.strip():
+                f = next(x for x in self.files if x.scope == scope)
+                got = self._setting(f, f"env.{name}", sv.strip())
+                if got.origin is None:  # not a user value that interpolated a project variable
+                    return got
+        return None
+
+    # -- network route --------------------------------------------------------------------
+
+    def _network(self) -> None:
+        explicit: tuple[str, str] | None = None
+        if self.ov.proxy is not None:
+            explicit = (self.ov.proxy.value, self.ov.proxy.source)
+        else:
+            for scope in ("system", "user", "system-defaults"):
+                v = self.scoped.get(scope, {}).get("proxy")
+                f = next((x for x in self.files if x.scope == scope), None)
+                if isinstance(v, str) and v.strip() and f is not None:
+                    explicit = (v.strip(), f"{f.path} (proxy)")
+                    break
+                if v is not None and not isinstance(v, str) and f is not None:
+                    self.diags.append(
+                        Diagnostic("warning", "`proxy` must be a string URL; ignored", str(f.path))
+                    )
+        ws = next((x for x in self.files if x.scope == "workspace"), None)
+        if ws is not None and ws.status == "loaded" and ws.data.get("proxy") is not None:
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    "`proxy` is only read from your user settings (~/.qwen/settings.json), the "
+                    "--proxy flag or the editor's options: a project file may not route your "
+                    "keys; ignored",
+                    str(ws.path),
+                )
+            )
+
+        def lookup(name: str) -> tuple[str, str] | None:
+            got = self.user_get(name)
+            return (got.value, got.source) if got else None
+
+        self.network = net.select(explicit, lookup)
+        for note in self.network.notes:
+            self.diags.append(Diagnostic("warning", note))
+
     def get(self, name: str) -> Sourced[str] | None:
         s = self.env.get(name)
         if s is None:
@@ -834,6 +964,64 @@ class _Build:
         self.watched.append(cred)
         self.oauth_signed_in = _oauth_file_usable(cred)
 
+    # -- Vertex AI Application Default Credentials ----------------------------------------
+
+    def _adc(self) -> None:
+        """ADC applies to Vertex AI models without a key when GOOGLE_CLOUD_PROJECT is set."""
+        self.adc: google_adc.AdcConfig | None = None
+        project = self.get("GOOGLE_CLOUD_PROJECT")
+        if project is None:
+            return
+        loc = self.get("GOOGLE_CLOUD_LOCATION")
+        location = loc.value if loc else google_adc.DEFAULT_LOCATION
+        if not google_adc.valid_location(location):
+            self.diags.append(
+                Diagnostic(
+                    "error",
+                    f"GOOGLE_CLOUD_LOCATION {location!r} ({loc.source if loc else ''}) is not a "
+                    "region name (e.g. us-central1 or global); Application Default Credentials "
+                    "are not used",
+                )
+            )
+            return
+        named = self.user_get("GOOGLE_APPLICATION_CREDENTIALS")  # never from a project file
+        if named is not None:
+            path = Path(os.path.expanduser(named.value))
+            source = named.source
+        else:
+            path = google_adc.gcloud_adc_path(self.home, self.environ)
+            source = "gcloud's default location"
+        self.watched.append(path)
+        if not path.is_file():
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    f"GOOGLE_CLOUD_PROJECT is set ({project.source}) but there is no Google "
+                    f"credentials file at {path} ({source}), so Vertex AI models without an "
+                    f"API key have no credentials. {google_adc.NO_ADC_HINT}",
+                )
+            )
+            return
+        self.adc = google_adc.AdcConfig(str(path), source, project.value, location)
+
+    def _with_adc(
+        self, base: Sourced[str], what: str, file: str | None
+    ) -> tuple[Sourced[str], google_adc.AdcConfig | None]:
+        """A Vertex AI model without a key: (base URL, ADC) when ADC is configured and allowed
+        for this base URL (a project file may not send the user's token elsewhere)."""
+        adc = self.adc
+        if adc is None:
+            return base, None
+        if base.kind == "default":
+            base = Sourced(
+                google_adc.vertex_base_url(adc.location),
+                f"GOOGLE_CLOUD_LOCATION ({adc.location})",
+                "default",
+            )
+        cred = Sourced(adc.credentials_file, adc.file_source, "env")
+        allowed, _why = self._guarded_key(cred, base, what, file)
+        return base, (adc if allowed is not None else None)
+
     # -- model registry (modelProviders) ---------------------------------------------------
 
     def _registry(self) -> None:
@@ -879,8 +1067,9 @@ class _Build:
                 self.diags.append(
                     Diagnostic(
                         "warning",
-                        f'modelProviders "{pid}" is not a supported protocol (openai, anthropic, '
-                        f"gemini, vertex-ai){hint}; its models are ignored",
+                        f'modelProviders "{pid}" is not a supported protocol (openai, '
+                        f"openai-responses, anthropic, gemini, vertex-ai){hint}; its models are "
+                        "ignored",
                         pfile,
                     )
                 )
@@ -936,16 +1125,29 @@ class _Build:
         if m is None:
             return None
         label = f"{file or 'settings'}: {where}"
-        if m.wireApi not in (None, "chat-completions"):
-            self.diags.append(
-                Diagnostic(
-                    "warning",
-                    f"`{where}.wireApi` {m.wireApi!r} is not supported (only chat-completions); "
-                    f"model '{m.id}' skipped",
-                    file,
+        wire: WireApi = "responses" if protocol == "openai-responses" else "chat-completions"
+        if m.wireApi is not None:
+            if protocol not in OPENAI_FAMILY:
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`{where}.wireApi` is only for OpenAI-compatible providers (openai, "
+                        f"openai-responses), not {protocol}; model '{m.id}' skipped",
+                        file,
+                    )
                 )
-            )
-            return None
+                return None
+            if m.wireApi not in WIRE_APIS:
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`{where}.wireApi` {m.wireApi!r} is not a wire API (use "
+                        f'"chat-completions" or "responses"); model \'{m.id}\' skipped',
+                        file,
+                    )
+                )
+                return None
+            wire = m.wireApi  # type: ignore[assignment]
         if m.baseUrl is not None:
             base: Sourced[str] | None = (
                 self._setting(owner, f"{where}.baseUrl", m.baseUrl.rstrip("/"), label + ".baseUrl")
@@ -967,7 +1169,10 @@ class _Build:
             base = self._runtime_base(protocol, None)
         key: Sourced[str] | None = None
         refusal: str | None = None
-        if m.envKey is None:
+        adc: google_adc.AdcConfig | None = None
+        if m.envKey is None and protocol == "vertex-ai" and self.adc is not None and base:
+            base, adc = self._with_adc(base, f"model '{m.id}' (`{where}`)", file)
+        elif m.envKey is None:
             self.diags.append(
                 Diagnostic(
                     "warning",
@@ -990,13 +1195,15 @@ class _Build:
             name=m.name or m.id,
             protocol=protocol,  # type: ignore[arg-type]
             base_url=base,
-            has_credentials=key is not None,
+            has_credentials=key is not None or adc is not None,
             key=key,
+            adc=adc,
             env_key=m.envKey,
             generation=_generation(m.generationConfig, self.environ, atomic=True),
             source=label,
             description=m.description,
             refusal=refusal,
+            wire_api=wire,
         )
 
     # -- project files may not redirect the user's keys ----------------------------------
@@ -1142,7 +1349,10 @@ class _Build:
         refusal: str | None = None
         if key is not None:
             key, refusal = self._guarded_key(key, base, f"{protocol} model '{model_id}'", None)
-        if key is not None:
+        adc: google_adc.AdcConfig | None = None
+        if key is None and refusal is None and protocol == "vertex-ai":
+            base, adc = self._with_adc(base, f"{protocol} model '{model_id}'", None)
+        if key is not None or adc is not None:
             try:
                 check_credential_url(base.value, base.source)
             except QwenError as e:
@@ -1152,12 +1362,14 @@ class _Build:
             name=model_id,
             protocol=protocol,  # type: ignore[arg-type]
             base_url=base,
-            has_credentials=key is not None,
+            has_credentials=key is not None or adc is not None,
             key=key,
+            adc=adc,
             generation=self.top_generation,
             source=source,
             runtime=True,
             refusal=refusal,
+            wire_api="responses" if protocol == "openai-responses" else "chat-completions",
         )
 
     # -- auth type ------------------------------------------------------------------------
@@ -1291,7 +1503,8 @@ class _Build:
             runtime: list[ModelInfo] = []
             if current is not None and current.runtime and current.protocol == p:
                 runtime.append(current)
-            for var in MODEL_VARS[p]:
+            # OPENAI_MODEL already lists under openai; once is enough unless it is current.
+            for var in MODEL_VARS[p] if p != "openai-responses" else ():
                 s = self.get(var)
                 if s is None or any(m.id == s.value for m in runtime):
                     continue

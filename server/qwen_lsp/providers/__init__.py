@@ -1,4 +1,4 @@
-"""Provider adapters: one small module per wire protocol behind four functions.
+"""Provider adapters: one small module per wire API behind four functions.
 
     stream(target, request)   async iterator of Delta ... Finish (exactly one Finish, last)
     complete(target, request) the same stream collected: (text, Finish)
@@ -24,6 +24,10 @@ __all__ = ["aclose", "check_credentials", "complete", "stream"]
 
 def _adapter(target: ModelTarget) -> Adapter:
     p = target.protocol
+    if p == "openai" and target.wire_api == "responses":
+        from .openai_responses import ADAPTER as R
+
+        return R
     if p == "openai":
         from .openai import ADAPTER
 

@@ -78,6 +78,23 @@ class AnthropicAdapter:
     def decoder(self, target: ModelTarget) -> _Decoder:
         return _Decoder(target)
 
+    def complete_body(self, target: ModelTarget, obj: Any) -> tuple[str, Finish] | None:
+        """A whole Messages API `message` (a gateway that ignored stream=true)."""
+        if not isinstance(obj, dict) or obj.get("type") != "message":
+            return None
+        content = obj.get("content")
+        blocks: list[Any] = content if isinstance(content, list) else []
+        text = "".join(
+            str(b.get("text") or "")
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+        raw_usage = obj.get("usage")
+        u: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+        reason = obj.get("stop_reason") or "end_turn"
+        usage = Usage(u.get("input_tokens"), u.get("output_tokens"))
+        return text, Finish(_REASONS.get(reason, reason), usage)
+
     def check_request(self, target: ModelTarget) -> tuple[str, str, dict[str, str], bytes | None]:
         headers = _headers(target)
         headers.pop("content-type", None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import ipaddress
 import json
 import os
 import platform
@@ -22,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from qwen_lsp import __version__
+from qwen_lsp import __version__, net
 from qwen_lsp.errors import QwenError
 from qwen_lsp.redact import register, scrub
 from qwen_lsp.target import (
@@ -83,6 +82,11 @@ class Adapter(Protocol):
         """(method, url, headers, body) of the cheapest request that proves the key works."""
         ...
 
+    def complete_body(self, target: ModelTarget, obj: Any) -> tuple[str, Finish] | None:
+        """(text, Finish) when `obj` is a complete non-streaming answer of this protocol (a
+        gateway answered the streaming request with one JSON body), else None."""
+        ...
+
 
 def provider_name(target: ModelTarget) -> str:
     return target.protocol
@@ -122,20 +126,10 @@ def json_event(data: str, target: ModelTarget, provider: str) -> Any:
 # ---- URL safety --------------------------------------------------------------------------------
 
 
-def host_of(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url
-    except ValueError:
-        return url
+host_of = net.host_of
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":  # RFC 6761: always the loopback interface
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback = net.is_loopback
 
 
 def check_url(url: str, target: ModelTarget, provider: str) -> None:
@@ -161,92 +155,15 @@ def check_url(url: str, target: ModelTarget, provider: str) -> None:
         )
 
 
-# ---- pool -------------------------------------------------------------------------------------
-
-# httpcore's pool does O(connections) work -- a poll() per connection, and O(n^2) when many are
-# idle -- every time a request starts or ends, so one pool holding a burst of 64 connections costs
-# ~10 ms of CPU per request (see docs/benchmarks.md). Connections to an origin are therefore
-# split into lanes: small httpx clients of at most LANE_SIZE connections each. A request takes
-# the first lane with a free slot (reusing its keep-alive connections) or opens a new lane, so
-# no request ever queues behind another and pool bookkeeping stays flat.
-LANE_SIZE = 4
+# ---- pool: qwen_lsp.net owns clients, routes and TLS ------------------------------------------
 
 
-class _Lane:
-    __slots__ = ("busy", "client")
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.busy = 0  # requests holding a connection of this lane (until their response closes)
-
-    def release(self) -> None:
-        self.busy -= 1
-
-
-_lanes: dict[str, list[_Lane]] = {}
-_clients_loop: asyncio.AbstractEventLoop | None = None
-_ssl_context: Any = None  # built once (~25 ms): every lane shares it
-
-
-def _origin(url: str) -> str:
-    p = urlsplit(url)
-    port = p.port or (443 if p.scheme == "https" else 80)
-    return f"{p.scheme}://{p.hostname}:{port}"
-
-
-def _new_client() -> httpx.AsyncClient:
-    global _ssl_context
-    import httpx
-
-    if _ssl_context is None:
-        _ssl_context = httpx.create_ssl_context(trust_env=True)  # honours SSL_CERT_FILE
-    return httpx.AsyncClient(
-        http2=True,  # only negotiated over TLS (ALPN); plain http stays HTTP/1.1
-        verify=_ssl_context,
-        limits=httpx.Limits(
-            max_connections=LANE_SIZE, max_keepalive_connections=LANE_SIZE, keepalive_expiry=60.0
-        ),
-        follow_redirects=False,  # a redirect would carry the key to another host
-        trust_env=True,  # honour HTTPS_PROXY like any CLI tool
-    )
-
-
-def acquire_lane(url: str) -> _Lane:
-    """A keep-alive client for `url`'s origin with a free connection slot, reserved for one
-    request: call `release()` once its response is closed.
-
-    Clients belong to the event loop they were made on; if the loop changed (tests run one loop
-    per test) the old ones are dropped rather than used from the wrong loop.
-    """
-    global _clients_loop
-    loop = asyncio.get_running_loop()
-    if _clients_loop is not loop:
-        _lanes.clear()
-        _clients_loop = loop
-    lanes = _lanes.setdefault(_origin(url), [])
-    for lane in lanes:
-        if lane.busy < LANE_SIZE:
-            break
-    else:
-        lane = _Lane(_new_client())
-        lanes.append(lane)
-    lane.busy += 1
-    return lane
-
-
-def client_for(url: str) -> httpx.AsyncClient:
-    """The origin's first keep-alive client (for callers that do not need a reserved slot)."""
-    lane = acquire_lane(url)
-    lane.release()
-    return lane.client
+def acquire_lane(url: str, target: ModelTarget) -> net.Lane:
+    return net.acquire_lane(url, target.network)
 
 
 async def aclose() -> None:
-    clients = [lane.client for lanes in _lanes.values() for lane in lanes]
-    _lanes.clear()
-    for c in clients:
-        with contextlib.suppress(Exception):
-            await c.aclose()
+    await net.aclose()
 
 
 # ---- retries and errors -----------------------------------------------------------------------
@@ -344,6 +261,11 @@ def _key_phrase(target: ModelTarget) -> str:
     src = target.key_source
     if target.auth_type == "qwen-oauth":
         return "the Qwen OAuth token was rejected. Sign in again (qwen.signIn)."
+    if target.bearer and src:
+        return (
+            f"the token from {src} was rejected. Check that its account may use Vertex AI in "
+            "this project (roles/aiplatform.user) and that the API is enabled."
+        )
     if src:
         return f"the key in {src} was rejected. Check the key or sign in again."
     return "the API key was rejected. Check the key or sign in again."
@@ -412,10 +334,23 @@ def http_error(
 
 
 def _transport_error(target: ModelTarget, provider: str, exc: Exception) -> QwenError:
+    host = host_of(target.base_url)
+    tls = net.tls_failure(exc)
+    if tls is not None:
+        return QwenError(
+            "config",
+            f"Could not connect to {host} for model {target.model_id}: "
+            + net.tls_advice(host, tls, target.network),
+            provider=provider,
+        )
     detail = scrub(str(exc)) or type(exc).__name__
+    proxy = target.network.proxy_for(target.base_url)
+    route = (
+        f" through the proxy {net.mask_url(proxy)} ({target.network.proxy_source})" if proxy else ""
+    )
     return QwenError(
         "upstream",
-        f"Could not reach {host_of(target.base_url)} for model {target.model_id}: {detail}. "
+        f"Could not reach {host}{route} for model {target.model_id}: {detail}. "
         "Check the network, proxy settings and the base URL.",
         provider=provider,
     )
@@ -447,6 +382,65 @@ def early_end(target: ModelTarget, provider: str, why: str) -> QwenError:
         f"early ({why}). Try again.",
         provider=provider,
     )
+
+
+def _is_sse(content_type: str) -> bool:
+    return "event-stream" in content_type.lower()
+
+
+def _is_json(content_type: str) -> bool:
+    ct = content_type.lower().split(";")[0].strip()
+    return ct == "application/json" or ct.endswith("+json")
+
+
+def not_streamed(target: ModelTarget, provider: str, content_type: str) -> QwenError:
+    ct = content_type.split(";")[0].strip() or "missing"
+    return QwenError(
+        "upstream",
+        f"{host_of(target.base_url)} did not stream the answer for model {target.model_id} "
+        f"(Content-Type {ct}): the endpoint did not stream. Check baseUrl ({target.base_url}): "
+        f"it must be a {provider} API endpoint.",
+        provider=provider,
+    )
+
+
+async def _whole_answer(
+    adapter: Adapter,
+    target: ModelTarget,
+    resp: httpx.Response,
+    content_type: str,
+    ends_at: float,
+) -> tuple[str, Finish]:
+    """A streaming request answered with one `application/json` body: accepted when it is a
+    complete answer of the protocol, an error when it is an error object, else not_streamed.
+    The same bounds as a stream: MAX_ANSWER_BYTES and the answer's lifetime."""
+    import httpx
+
+    provider = adapter.provider
+    out = bytearray()
+    try:
+        async for chunk in resp.aiter_bytes():
+            out += chunk
+            if len(out) > MAX_ANSWER_BYTES:
+                raise _over_bound(
+                    target, provider, f"grew past {MAX_ANSWER_BYTES // (1024 * 1024)} MiB"
+                )
+            if time.monotonic() > ends_at:
+                raise _over_bound(target, provider, "was still arriving at the end of its lifetime")
+    except httpx.TimeoutException:
+        raise _timeout_error(target, provider, timeout_of(target), "sent no data") from None
+    except (httpx.TransportError, httpx.DecodingError):
+        raise early_end(target, provider, "the connection closed mid-answer") from None
+    try:
+        obj = json.loads(out)
+    except ValueError:
+        raise not_streamed(target, provider, content_type) from None
+    if isinstance(obj, dict) and obj.get("error"):
+        raise stream_error(target, provider, obj)
+    got = adapter.complete_body(target, obj)
+    if got is None:
+        raise not_streamed(target, provider, content_type)
+    return got
 
 
 def stream_error(target: ModelTarget, provider: str, obj: Any) -> QwenError:
@@ -481,11 +475,11 @@ async def _send(
     url: str,
     headers: dict[str, str],
     body: bytes | None,
-) -> tuple[httpx.Response, _Lane]:
+) -> tuple[httpx.Response, net.Lane]:
     """Send with retries; returns a 2xx response whose body is not read yet and its lane: the
     caller closes the response, then releases the lane."""
     check_url(url, target, provider)
-    lane = acquire_lane(url)
+    lane = acquire_lane(url, target)
     try:
         return await _send_on(lane.client, target, provider, method, url, headers, body), lane
     except BaseException:
@@ -517,7 +511,8 @@ async def _send_on(
         except httpx.TimeoutException:
             raise _timeout_error(target, provider, t, "did not answer") from None
         except httpx.TransportError as exc:
-            if attempt < retries:
+            # A certificate the CA store rejects will be rejected again: no retry.
+            if attempt < retries and net.tls_failure(exc) is None:
                 await asyncio.sleep(backoff(attempt))
                 attempt += 1
                 continue
@@ -561,6 +556,13 @@ async def run_stream(
     lifetime_ms = target.generation.max_lifetime_ms or DEFAULT_MAX_LIFETIME_MS
     ends_at = time.monotonic() + lifetime_ms / 1000
     try:
+        ctype = resp.headers.get("content-type", "")
+        if _is_json(ctype):
+            text, fin = await _whole_answer(adapter, target, resp, ctype, ends_at)
+            if text:
+                yield Delta(text)
+            yield fin
+            return
         parser = SSEParser()
         dec = adapter.decoder(target)
         chunks = resp.aiter_bytes()
@@ -597,6 +599,8 @@ async def run_stream(
                 raise early_end(target, provider, "the connection closed mid-answer") from None
         except SSEError as exc:
             raise early_end(target, provider, str(exc)) from None
+        if parser.events == 0 and not _is_sse(ctype):
+            raise not_streamed(target, provider, ctype)  # an HTML page, plain text...
         if dec.done:
             # Read the (normally already arrived) end of the body so the connection can go
             # back to the pool; a server that keeps it open gets its connection dropped.

@@ -1,6 +1,8 @@
-"""Gemini API (`{base}/v1beta/models/{id}:streamGenerateContent?alt=sse`) and Vertex AI express
-mode with an API key (`{base}/v1beta1/publishers/google/models/{id}:...`). Both use the same
-request and response shapes; only the URL and the provider name differ."""
+"""Gemini API (`{base}/v1beta/models/{id}:streamGenerateContent?alt=sse`) and Vertex AI: express
+mode with an API key (`{base}/v1beta1/publishers/google/models/{id}:...`, x-goog-api-key) or
+Application Default Credentials (`{base}/v1beta1/projects/{p}/locations/{l}/publishers/google/
+models/{id}:...`, Authorization: Bearer). All use the same request and response shapes; only
+the URL, the auth header and the provider name differ."""
 
 from __future__ import annotations
 
@@ -45,14 +47,20 @@ def _model_path(target: ModelTarget) -> str:
     if target.protocol == "vertex-ai":
         mid = mid.removeprefix("publishers/google/models/")
         root = (target.base_url or VERTEX_BASE_URL).rstrip("/").removesuffix("/v1beta1")
-        return f"{root}/v1beta1/publishers/google/models/{quote(mid, safe='')}"
+        scope = ""
+        if target.vertex_scope is not None:
+            project, location = target.vertex_scope
+            scope = f"/projects/{quote(project, safe='')}/locations/{quote(location, safe='')}"
+        return f"{root}/v1beta1{scope}/publishers/google/models/{quote(mid, safe='')}"
     root = (target.base_url or GEMINI_BASE_URL).rstrip("/").removesuffix("/v1beta")
     return f"{root}/v1beta/models/{quote(mid, safe='')}"
 
 
 def _headers(target: ModelTarget) -> dict[str, str]:
     h = base.base_headers(target)
-    if target.api_key:
+    if target.api_key and target.bearer:  # an OAuth access token (ADC)
+        h["authorization"] = f"Bearer {target.api_key}"
+    elif target.api_key:
         h["x-goog-api-key"] = target.api_key
     return base.merge_custom(h, target)
 
@@ -98,6 +106,16 @@ class GeminiAdapter:
     def decoder(self, target: ModelTarget) -> _Decoder:
         return _Decoder(target, self.provider)
 
+    def complete_body(self, target: ModelTarget, obj: Any) -> tuple[str, Finish] | None:
+        """A whole answer: one GenerateContentResponse, or the JSON array of them that
+        streamGenerateContent sends when `alt=sse` was dropped on the way."""
+        chunks = obj if isinstance(obj, list) else [obj]
+        if not chunks or not all(isinstance(c, dict) and "candidates" in c for c in chunks):
+            return None
+        dec = _Decoder(target, self.provider)
+        text = "".join(d.text for c in chunks for d in dec.chunk(c))
+        return text, dec.finish()
+
     def check_request(self, target: ModelTarget) -> tuple[str, str, dict[str, str], bytes | None]:
         headers = _headers(target)
         if target.protocol == "vertex-ai":
@@ -123,8 +141,11 @@ class _Decoder:
         obj = base.json_event(data, self.target, self.provider)
         if isinstance(obj, list):  # some proxies wrap each chunk in an array
             obj = obj[0] if obj else {}
+        return self.chunk(obj)
+
+    def chunk(self, obj: Any) -> list[Delta]:
         if not isinstance(obj, dict):
-            return ()
+            return []
         if obj.get("error"):
             raise base.stream_error(self.target, self.provider, obj)
         um = obj.get("usageMetadata")

@@ -82,6 +82,25 @@ class OpenAIAdapter:
     def decoder(self, target: ModelTarget) -> _Decoder:
         return _Decoder(target)
 
+    def complete_body(self, target: ModelTarget, obj: Any) -> tuple[str, Finish] | None:
+        """A whole `chat.completion` object (a gateway that ignored stream=true)."""
+        if not isinstance(obj, dict):
+            return None
+        choices = obj.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        msg = first.get("message") if isinstance(first, dict) else None
+        if not isinstance(msg, dict):
+            return None
+        text = msg.get("content")
+        u = obj.get("usage")
+        usage = (
+            Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
+            if isinstance(u, dict)
+            else None
+        )
+        reason = first.get("finish_reason") if isinstance(first, dict) else None
+        return (text if isinstance(text, str) else ""), Finish(reason or "stop", usage)
+
     def check_request(self, target: ModelTarget) -> tuple[str, str, dict[str, str], bytes | None]:
         headers = base.merge_custom(_headers(target), target)
         headers.pop("content-type", None)

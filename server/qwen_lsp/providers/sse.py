@@ -19,7 +19,7 @@ class SSEError(ValueError):
 
 
 class SSEParser:
-    __slots__ = ("_buf", "_data", "_event", "_has_data", "_scan", "_size", "_started")
+    __slots__ = ("_buf", "_data", "_event", "_has_data", "_scan", "_size", "_started", "events")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -29,6 +29,7 @@ class SSEParser:
         self._event = ""
         self._size = 0
         self._started = False
+        self.events = 0  # events completed so far (0 at the end: the body was not SSE at all)
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         """Add bytes; return the events completed by them as (event type or "", data)."""
@@ -67,6 +68,7 @@ class SSEParser:
         if not raw:
             if self._has_data:
                 out.append((self._event, "\n".join(self._data)))
+                self.events += 1
             self._data = []
             self._has_data = False
             self._event = ""

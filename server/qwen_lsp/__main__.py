@@ -1,4 +1,8 @@
-"""Command line: `qwen-lsp` (LSP over stdio), `qwen-lsp --tcp`, `qwen-lsp doctor`."""
+"""Command line: `qwen-lsp` (LSP over stdio), `qwen-lsp --tcp`, `qwen-lsp doctor`,
+`qwen-lsp attach` (stdio shim to the per-user daemon), `qwen-lsp daemon`.
+
+`attach` must start in milliseconds: this module imports nothing beyond the standard library
+before it knows which command runs."""
 
 from __future__ import annotations
 
@@ -34,6 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--workspace", default=None, help="workspace folder (default: current dir)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     _add_launch_flags(d)
+    a = sub.add_parser(
+        "attach",
+        help="LSP over stdio through this user's shared daemon (started when not running)",
+    )
+    a.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    _add_launch_flags(a)
+    dm = sub.add_parser("daemon", help="run the per-user daemon that `attach` connects to")
+    dm.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="seconds to keep running after the last session closed (default 300, or "
+        "$QWEN_LSP_DAEMON_IDLE_TIMEOUT)",
+    )
+    dm.add_argument("--stop", action="store_true", help="stop the running daemon")
+    dm.add_argument("--status", action="store_true", help="show the running daemon")
     return p
 
 
@@ -73,6 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import doctor
 
         return doctor.run(ns.workspace or os.getcwd(), _overrides(ns), ns.json)
+    if ns.command == "attach":
+        from .daemon import attach
+
+        return attach.main(_launch_options(ns))
+    if ns.command == "daemon":
+        if ns.stop or ns.status:
+            from .daemon import attach
+
+            return attach.control("stop" if ns.stop else "status")
+        from .daemon import daemon
+
+        return daemon.run(ns.idle_timeout, ns.log_level, ns.log_file)
     from . import server
 
     # The resolver (and pydantic) load after `initialize` is answered: pass plain options.

@@ -459,13 +459,7 @@ class QwenService:
         if self._oauth is not None:
             with contextlib.suppress(Exception):
                 await self._oauth.aclose()
-        import sys
-
-        if "qwen_lsp.providers" in sys.modules:
-            from . import providers
-
-            with contextlib.suppress(Exception):
-                await providers.aclose()
+        # The upstream lanes are the process's, not this service's: server.py closes them.
 
 
 async def _drain(events: Any, parts: list[str], on_delta: DeltaSink | None) -> Finish:

@@ -45,7 +45,8 @@ class RawLsp:
         self.home = home
         self.workspace = workspace
         env = env if env is not None else server_env(home)
-        self.runtime = serve_mode.Runtime() if serve_mode.ATTACH else None
+        own_runtime = serve_mode.ATTACH and "attach" not in args
+        self.runtime = serve_mode.Runtime() if own_runtime else None
         if self.runtime is not None:
             env = self.runtime.env(env)
         self.env = env

@@ -6,14 +6,22 @@ before it knows which command runs."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
 from . import __version__
 
+TYPE_CHECKING = False  # `attach` must not pay for typing (and the `re` it imports)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+
+_AUTH_TYPES = ["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="qwen-lsp",
         description="Language server for Qwen Code sign-in, model selection and completions.",
@@ -58,9 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_launch_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--auth-type", choices=["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
-    )
+    p.add_argument("--auth-type", choices=_AUTH_TYPES)
     p.add_argument("--model", "-m")
     p.add_argument("--openai-api-key")
     p.add_argument("--openai-base-url")
@@ -81,8 +87,44 @@ def _overrides(ns: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Overrides.from_options(_launch_options(ns), "flag")
 
 
+_LAUNCH_FLAGS = {
+    "--auth-type": "authType",
+    "--model": "model",
+    "-m": "model",
+    "--openai-api-key": "openaiApiKey",
+    "--openai-base-url": "openaiBaseUrl",
+}
+
+
+def _attach_fast(args: Sequence[str]) -> dict[str, str | None] | None:
+    """`attach` flags without argparse (which costs the shim `re`, `gettext` and ~10 ms);
+    None sends anything unusual (an unknown flag, --help, a bad value) through argparse."""
+    out: dict[str, str | None] = {}
+    it = iter(args)
+    for arg in it:
+        if arg == "--stdio":
+            continue
+        name, eq, value = arg.partition("=")
+        key = _LAUNCH_FLAGS.get(name)
+        if key is None:
+            return None
+        if not eq:
+            value = next(it, "")
+        if not value or (key == "authType" and value not in _AUTH_TYPES):
+            return None
+        out[key] = value
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = _parser().parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["attach"]:
+        fast = _attach_fast(args[1:])
+        if fast is not None:
+            from .daemon import attach
+
+            return attach.main(fast)
+    ns = _parser().parse_args(args)
     if ns.openai_api_key:
         from . import redact
 

@@ -91,8 +91,10 @@ def test_a_persisted_selection_reaches_every_window(
     assert _latest_model(b) == "fake-model"
     a.result("qwen/selectModel", {"id": "other-model", "persist": True})
     b.wait_for(
-        lambda m: m.get("method") == "qwen/status"
-        and (m["params"].get("model") or {}).get("id") == "other-model"
+        lambda m: (
+            m.get("method") == "qwen/status"
+            and (m["params"].get("model") or {}).get("id") == "other-model"
+        )
     )
     assert b.result("qwen/listModels")["current"] == "other-model"
 
@@ -106,9 +108,7 @@ def test_a_persisted_key_signs_in_the_other_window(
     _write(isolated_home / ".qwen" / "settings.json", settings)
     a = attach("a")
     b = attach("b")
-    b.wait_for(
-        lambda m: m.get("method") == "qwen/status" and m["params"]["state"] == "needsAuth"
-    )
+    b.wait_for(lambda m: m.get("method") == "qwen/status" and m["params"]["state"] == "needsAuth")
     got = a.result("qwen/auth", {"method": "openai", "apiKey": KEY, "persist": True})
     assert got["status"] == "signedIn", got
     b.wait_for(lambda m: m.get("method") == "qwen/status" and m["params"]["state"] == "ready")

@@ -2,31 +2,36 @@
 
 It connects to this user's daemon (starting it, detached, when nobody listens), sends a hello
 with its environment, working directory and launch flags, then relays bytes both ways until
-either side closes. Standard library only and no asyncio: it must be running in milliseconds
-and stay a few MiB (see docs/benchmarks.md).
+either side closes. Standard library only, and only its cheapest parts (no asyncio, json,
+threading or re): it must be running in milliseconds and stay a few MiB in every window.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _socket as socket  # socket.py would add selectors, select, array and math
+import _thread
 import errno
-import json
 import os
-import socket
-import struct
 import sys
-import threading
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from .. import __version__
 from . import wire
-from .paths import DaemonPathError, DaemonPaths, check_socket_path, daemon_paths, ensure_private_dir
+from .paths import DaemonPathError, check_socket_path, daemon_paths, ensure_private_dir
 
-CONNECT_DEADLINE_S = 30.0  # a cold daemon on a busy 2-core machine takes ~1-2 s
+TYPE_CHECKING = False  # typing itself would cost the shim `re`
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, TypeAlias
+
+    from .paths import DaemonPaths
+
+    Connected: TypeAlias = tuple[socket.socket, dict[str, Any], bytes]
+
+CONNECT_DEADLINE_S = 30.0  # a cold daemon on a busy 2-core machine takes ~1-3 s
 RESPAWN_AFTER_S = 5.0  # still nobody listening this long after a spawn: spawn again
 MAX_LOG_BYTES = 1024 * 1024
+_GONE = (errno.ENOENT, errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE)
 
 
 class AttachError(Exception):
@@ -34,12 +39,22 @@ class AttachError(Exception):
 
 
 def peer_uid(sock: socket.socket) -> int:
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
+    """The uid of the process at the other end (SO_PEERCRED: struct ucred {pid, uid, gid})."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[4:8], sys.byteorder, signed=False)
 
 
-Connected = tuple[socket.socket, dict[str, Any], bytes]
+def _recv_record(s: socket.socket) -> tuple[dict[str, Any], bytes] | None:
+    buf = b""
+    need = 4
+    while len(buf) < need:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+        if need == 4 and len(buf) >= 4:
+            need = 4 + wire.record_length(buf)
+    return wire.parse_record(buf[4:need]), buf[need:]
 
 
 def _connect(paths: DaemonPaths, hello: dict[str, Any]) -> Connected | None:
@@ -47,24 +62,20 @@ def _connect(paths: DaemonPaths, hello: dict[str, Any]) -> Connected | None:
     with it; None when nobody (or a daemon on its way out) is listening."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        s.connect(str(paths.socket))
+        s.connect(paths.socket)
         if peer_uid(s) != os.getuid():  # the directory is ours, so this should never happen
             raise AttachError(f"{paths.socket} is served by another user; remove it.")
-        s.sendall(wire.line(hello))
-        buf = b""
-        while b"\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                s.close()
-                return None  # the daemon is exiting (idle) or died: start a new one
-            buf += chunk
+        s.sendall(wire.record(hello))
+        got = _recv_record(s)
     except OSError as e:
         s.close()
-        if e.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ECONNRESET, errno.EPIPE):
+        if e.errno in _GONE:
             return None
         raise
-    head, _, rest = buf.partition(b"\n")
-    answer = json.loads(head)
+    if got is None:
+        s.close()
+        return None  # the daemon is exiting (idle) or died: start a new one
+    answer, rest = got
     if not answer.get("ok"):
         s.close()
         raise AttachError(str(answer.get("message", "the daemon refused the connection")))
@@ -74,9 +85,11 @@ def _connect(paths: DaemonPaths, hello: dict[str, Any]) -> Connected | None:
 def spawn_daemon(paths: DaemonPaths) -> None:
     """Start `qwen-lsp daemon` detached (double fork, new session), its output in the log."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-    with contextlib.suppress(OSError):
+    try:
         if os.stat(paths.log).st_size > MAX_LOG_BYTES:
             flags |= os.O_TRUNC
+    except OSError:
+        pass
     log_fd = os.open(paths.log, flags, 0o600)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
@@ -127,8 +140,10 @@ def _pump_stdin(sock: socket.socket) -> None:
             sock.sendall(chunk)
     except OSError:
         pass
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 - contextlib is one more import for every window
         sock.shutdown(socket.SHUT_WR)  # the editor closed our stdin: the session ends
+    except OSError:
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -139,7 +154,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def relay(sock: socket.socket, first: bytes, log_path: str) -> int:
-    threading.Thread(target=_pump_stdin, args=(sock,), daemon=True).start()
+    _thread.start_new_thread(_pump_stdin, (sock,))
     demux = wire.Demux()
     chunk = first
     while True:
@@ -177,11 +192,11 @@ def main(launch: Mapping[str, Any]) -> int:
     paths = daemon_paths()
     try:
         sock, _, first = connect(paths, hello(launch))
-    except (AttachError, DaemonPathError, OSError) as e:
+    except (AttachError, DaemonPathError, OSError, ValueError) as e:
         sys.stderr.write(f"qwen-lsp attach: {e}\n")
         return 2
-    code = relay(sock, first, str(paths.log))
-    sys.stdout.flush()
+    code = relay(sock, first, paths.log)
+    sys.stderr.flush()
     # The stdin thread may sit in read(); the process ends here either way.
     os._exit(code)
 
@@ -191,7 +206,7 @@ def control(command: str) -> int:
     paths = daemon_paths()
     try:
         sock, answer, _ = connect(paths, {"control": command, "version": __version__}, False)
-    except (AttachError, DaemonPathError, OSError) as e:
+    except (AttachError, DaemonPathError, OSError, ValueError) as e:
         print(f"qwen-lsp: {e}")
         return 1 if command == "status" else 0
     sock.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -21,6 +20,7 @@ import time
 from typing import Any
 
 from .. import __version__, redact
+from ..stdio import MAX_HEADER_BYTES
 from . import wire
 from .attach import peer_uid
 from .paths import DaemonPathError, DaemonPaths, check_socket_path, daemon_paths, ensure_private_dir
@@ -91,13 +91,15 @@ class Daemon:
             self._stop.set()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._conns.add(asyncio.current_task())  # type: ignore[arg-type]
+        me = asyncio.current_task()
+        assert me is not None
+        self._conns.add(me)
         try:
             await self._handle(reader, writer)
         except Exception:
             log.exception("a connection failed")  # never takes the daemon or others down
         finally:
-            self._conns.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._conns.discard(me)
             writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -114,21 +116,19 @@ class Daemon:
             return  # on our way out: the shim starts a new daemon
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_S):
-                raw = await reader.readuntil(b"\n")
-            hello = json.loads(raw)
-            if not isinstance(hello, dict):
-                raise ValueError("not an object")
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                n = wire.record_length(await reader.readexactly(4))
+                hello = wire.parse_record(await reader.readexactly(n))
+        except (TimeoutError, asyncio.IncompleteReadError):
             return
-        except ValueError:
-            writer.write(wire.line({"ok": False, "message": "unreadable hello"}))
+        except (ValueError, EOFError, TypeError):
+            writer.write(wire.record({"ok": False, "message": "unreadable hello"}))
             return
         if "control" in hello:
             await self._control(str(hello["control"]), writer)
             return
         if hello.get("attach") != wire.PROTOCOL or hello.get("version") != __version__:
             writer.write(
-                wire.line(
+                wire.record(
                     {
                         "ok": False,
                         "message": f"this daemon is qwen-lsp {__version__} (attach protocol "
@@ -143,7 +143,7 @@ class Daemon:
         log.info("session %d opened (editor pid %s)", session.id, session.peer_pid)
         code = 1
         try:
-            writer.write(wire.line({"ok": True, "pid": os.getpid(), "session": session.id}))
+            writer.write(wire.record({"ok": True, "pid": os.getpid(), "session": session.id}))
             code = await session.run()
         finally:
             self.bus.sessions.discard(session)
@@ -160,7 +160,7 @@ class Daemon:
             "sessions": len(self.bus.sessions),
             "since": self.started,
         }
-        writer.write(wire.line(info))
+        writer.write(wire.record(info))
         with contextlib.suppress(Exception):
             await writer.drain()
         if command == "stop":
@@ -171,11 +171,13 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        server = await asyncio.start_unix_server(
-            self.handle, sock=sock, limit=wire.MAX_HELLO_BYTES
+        server = await asyncio.start_unix_server(self.handle, sock=sock, limit=MAX_HEADER_BYTES)
+        log.info(
+            "qwen-lsp daemon %s listening on %s (pid %d)",
+            __version__,
+            self.paths.socket,
+            os.getpid(),
         )
-        log.info("qwen-lsp daemon %s listening on %s (pid %d)", __version__, self.paths.socket,
-                 os.getpid())
         self._arm_idle()
         await self._stop.wait()
         server.close()  # no new connections; sessions already open are ended below
@@ -207,7 +209,7 @@ def _take_lock(paths: DaemonPaths) -> int | None:
     # Someone holds it: a live daemon (then the socket answers) or one on its way out.
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        probe.connect(str(paths.socket))
+        probe.connect(paths.socket)
         os.close(fd)
         return None
     except OSError:

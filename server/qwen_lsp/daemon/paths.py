@@ -3,18 +3,20 @@
 Both directories are created 0700 and must belong to this user: a directory someone else
 created (in a shared /tmp) could hold a socket that is not ours. The socket name carries the
 version, so a shim of another version starts a daemon of its own instead of talking to one
-that speaks differently. Standard library only (the shim imports this).
+that speaks differently. Only `os` and `stat` (loaded at interpreter start anyway): the shim
+imports this, and every module it imports costs start-up time and memory in every window.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
 from .. import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # sockaddr_un.sun_path is 108 bytes including the terminating NUL on Linux.
 MAX_SOCKET_PATH = 107
@@ -24,58 +26,53 @@ class DaemonPathError(Exception):
     """The runtime directory cannot be used safely; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
 class DaemonPaths:
-    dir: Path
-    version: str
-
-    @property
-    def socket(self) -> Path:
-        return self.dir / f"daemon-{self.version}.sock"
-
-    @property
-    def lock(self) -> Path:
-        return self.dir / f"daemon-{self.version}.lock"
-
-    @property
-    def log(self) -> Path:
-        return self.dir / f"daemon-{self.version}.log"
+    def __init__(self, directory: str, version: str) -> None:
+        self.dir = directory
+        self.version = version
+        self.socket = os.path.join(directory, f"daemon-{version}.sock")
+        self.lock = os.path.join(directory, f"daemon-{version}.lock")
+        self.log = os.path.join(directory, f"daemon-{version}.log")
 
 
-def runtime_base(environ: dict[str, str] | None = None) -> Path:
+def runtime_base(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     runtime = env.get("XDG_RUNTIME_DIR", "").strip()
     if runtime:
-        return Path(runtime)
-    return Path(tempfile.gettempdir()) / f"qwen-lsp-{os.getuid()}"
+        return runtime
+    # tempfile.gettempdir() without importing tempfile (random, shutil, ...).
+    tmp = next((env[k] for k in ("TMPDIR", "TEMP", "TMP") if env.get(k, "").strip()), "/tmp")
+    return os.path.join(tmp, f"qwen-lsp-{os.getuid()}")
 
 
-def daemon_paths(environ: dict[str, str] | None = None, version: str = __version__) -> DaemonPaths:
-    return DaemonPaths(runtime_base(environ) / "qwen-lsp", version)
+def daemon_paths(
+    environ: Mapping[str, str] | None = None, version: str = __version__
+) -> DaemonPaths:
+    return DaemonPaths(os.path.join(runtime_base(environ), "qwen-lsp"), version)
 
 
-def ensure_private_dir(path: Path) -> None:
+def ensure_private_dir(path: str) -> None:
     """Create `path` 0700 (and the `qwen-lsp-<uid>` parent of the temp-dir fallback), or check
     that an existing one is a real directory of this user that nobody else can enter."""
-    base = path.parent
-    if base.name == f"qwen-lsp-{os.getuid()}":
+    base = os.path.dirname(path)
+    if os.path.basename(base) == f"qwen-lsp-{os.getuid()}":
         _make_private(base)
-    elif not base.is_dir():
+    elif not os.path.isdir(base):
         raise DaemonPathError(
             f"{base} does not exist; set XDG_RUNTIME_DIR to an existing directory of yours."
         )
     _make_private(path)
 
 
-def _make_private(d: Path) -> None:
-    try:
-        d.mkdir(mode=0o700)
+def _make_private(d: str) -> None:
+    try:  # noqa: SIM105 - contextlib is one more import for the shim
+        os.mkdir(d, 0o700)
     except FileExistsError:
         pass
     check_private_dir(d)
 
 
-def check_private_dir(d: Path) -> None:
+def check_private_dir(d: str) -> None:
     st = os.lstat(d)
     if not stat.S_ISDIR(st.st_mode):
         raise DaemonPathError(f"{d} is not a directory; remove it and try again.")
@@ -88,9 +85,10 @@ def check_private_dir(d: Path) -> None:
         os.chmod(d, 0o700)
 
 
-def check_socket_path(p: Path) -> None:
-    if len(os.fsencode(p)) > MAX_SOCKET_PATH:
+def check_socket_path(p: str) -> None:
+    n = len(os.fsencode(p))
+    if n > MAX_SOCKET_PATH:
         raise DaemonPathError(
-            f"The daemon socket path {p} is {len(os.fsencode(p))} bytes, over the system's "
-            f"limit of {MAX_SOCKET_PATH}; set XDG_RUNTIME_DIR to a shorter directory."
+            f"The daemon socket path {p} is {n} bytes, over the system's limit of "
+            f"{MAX_SOCKET_PATH}; set XDG_RUNTIME_DIR to a shorter directory."
         )

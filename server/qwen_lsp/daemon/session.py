@@ -130,7 +130,8 @@ class Session:
         reading = asyncio.create_task(read_messages(self._reader, self.server, self._out))
         code = 0
         try:
-            await asyncio.wait({reading, self._exit}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {reading, self._exit}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if self._exit.done():
                 code = self._exit.result()
             elif reading.exception() is not None:

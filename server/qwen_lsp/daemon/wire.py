@@ -1,20 +1,28 @@
 """What shim and daemon say around the LSP bytes. Standard library only.
 
-shim -> daemon: one line of JSON (the hello), then the editor's LSP stream unchanged.
+shim -> daemon: one record (the hello), then the editor's LSP stream unchanged.
     {"attach": 1, "version", "env", "cwd", "launch", "pid"}   open an LSP session
     {"control": "status" | "stop"}                             ask the daemon itself
-daemon -> shim: one line of JSON (the answer: {"ok": true, ...} or {"ok": false, "message"}),
-then frames: LSP messages as the server wrote them, plus two kinds of our own that the shim
+daemon -> shim: one record (the answer: {"ok": True, ...} or {"ok": False, "message"}), then
+frames: LSP messages as the server wrote them, plus two kinds of our own that the shim
 takes out of the stream —
     Qwen-Lsp-Stderr: <n>\\r\\n\\r\\n<n bytes>   this session's log lines, for the shim's stderr
     Qwen-Lsp-Exit: <code>\\r\\n\\r\\n            the session ended; the shim exits with <code>
 A connection that ends without an exit frame means the daemon died: the shim exits 1.
+
+A record is a 4-byte big-endian length and a `marshal`-ed dict of plain values: marshal is
+built into the interpreter, where `json` would cost the shim `re` and a few MiB. Both ends are
+the same user's processes of the same version (peer uid and socket name are checked), and
+`read_record` accepts nothing but dicts of strings, numbers, lists and dicts.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import marshal
+
+TYPE_CHECKING = False  # the shim imports this: typing would cost it `re`
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOL = 1
 MAX_HELLO_BYTES = 4 * 1024 * 1024  # a whole environment fits many times over
@@ -22,8 +30,35 @@ STDERR_HEADER = b"Qwen-Lsp-Stderr:"
 EXIT_HEADER = b"Qwen-Lsp-Exit:"
 
 
-def line(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+def record(obj: dict[str, Any]) -> bytes:
+    data = marshal.dumps(obj)
+    return len(data).to_bytes(4, "big") + data
+
+
+def record_length(head: bytes) -> int:
+    n = int.from_bytes(head[:4], "big")
+    if n > MAX_HELLO_BYTES:
+        raise ValueError(f"record of {n} bytes")
+    return n
+
+
+def parse_record(data: bytes) -> dict[str, Any]:
+    obj = marshal.loads(data)
+    if not isinstance(obj, dict) or not _plain(obj):
+        raise ValueError("not a dict of plain values")
+    return obj
+
+
+def _plain(v: Any, depth: int = 0) -> bool:
+    if depth > 8:
+        return False
+    if v is None or isinstance(v, bool | int | float | str):
+        return True
+    if isinstance(v, list):
+        return all(_plain(x, depth + 1) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(x, depth + 1) for k, x in v.items())
+    return False
 
 
 def stderr_frame(text: bytes) -> bytes:

@@ -13,6 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from .rpc import Client, proc_rss_mb
+
+
+def proc_pss_mb(pid: int) -> float:
+    """Proportional set size: shared pages (libpython, .so files) split between the processes
+    that map them, so a sum over processes counts them once."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 from .suite import PY, SERVER, Env, Fake, Row, fmt_dist
 
 ATTACH = [PY, "-m", "qwen_lsp", "attach"]
@@ -108,20 +117,20 @@ async def attach_start(env: Env, runs: int) -> list[Row]:
     ]
 
 
-async def _standalone_windows(env: Env, n: int) -> tuple[float, list[Client]]:
+async def _standalone_windows(env: Env, n: int) -> tuple[float, float, list[Client]]:
     cs = [await Client.spawn(SERVER, env.environ(), str(env.ws)) for _ in range(n)]
     cs = list(await asyncio.gather(*(_ready(c, env) for c in cs)))
     for c in cs:
         await c.request("qwen/complete", {"prompt": "warm"})
     await asyncio.sleep(0.5)
-    return sum(proc_rss_mb(c.pid) for c in cs), cs
+    return sum(proc_rss_mb(c.pid) for c in cs), sum(proc_pss_mb(c.pid) for c in cs), cs
 
 
 async def memory(env: Env, sizes: tuple[int, ...] = (1, 2, 5, 10)) -> list[Row]:
     rows: list[Row] = []
     one_standalone = 0.0
     for n in sizes:
-        total_sa, cs = await _standalone_windows(env, n)
+        total_sa, pss_sa, cs = await _standalone_windows(env, n)
         await _close_all(cs)
         if n == 1:
             one_standalone = total_sa
@@ -132,8 +141,10 @@ async def memory(env: Env, sizes: tuple[int, ...] = (1, 2, 5, 10)) -> list[Row]:
                 await w.request("qwen/complete", {"prompt": "warm"})
             await asyncio.sleep(0.5)
             shims = [proc_rss_mb(w.pid) for w in ws]
-            daemon_rss = proc_rss_mb(d.pid())
+            daemon_pid = d.pid()
+            daemon_rss = proc_rss_mb(daemon_pid)
             total = daemon_rss + sum(shims)
+            pss = proc_pss_mb(daemon_pid) + sum(proc_pss_mb(w.pid) for w in ws)
             await _close_all(ws)
         finally:
             d.stop()
@@ -148,7 +159,8 @@ async def memory(env: Env, sizes: tuple[int, ...] = (1, 2, 5, 10)) -> list[Row]:
                 bar=bar,
                 met=met,
                 note=f"daemon {daemon_rss:.1f} MB + {n} shim(s) of {statistics.median(shims):.1f}"
-                f" MB; floor = {n} standalone server(s), each after one completion",
+                f" MB; floor = {n} standalone server(s), each after one completion; PSS (shared "
+                f"pages counted once) {pss:.1f} MB vs {pss_sa:.1f} MB",
             )
         )
     return rows

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qwen_lsp.stdio import parse_headers
 from tests.fakes.llm_upstream import FakeUpstream
-from tests.reliability.rawlsp import RawLsp
+from tests.reliability.rawlsp import RawLsp, frame
+from tests.serve_mode import Runtime
 
 from .conftest import KEY, user_settings
 
@@ -127,3 +130,42 @@ def test_exit_ends_one_session_only(
     assert c.wait_exit(30) == 1
     assert b.alive()
     assert b.result("qwen/complete", {"prompt": "still here"})["text"] == "echo: still here"
+
+
+def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
+    attach: Callable[..., RawLsp], runtime: Runtime, fake: FakeUpstream, isolated_home: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    a = attach("a")  # starts the daemon, with FAKE_KEY in its environment
+    (path,) = (runtime.dir / "qwen-lsp").glob("daemon-*.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(str(path))
+        reader = s.makefile("rb")
+
+        def call(rid: int, method: str, params: Any) -> dict[str, Any]:
+            s.sendall(frame({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
+            while True:
+                n = parse_headers(_read_head(reader))
+                msg = json.loads(reader.read(n))
+                if msg.get("id") == rid and "method" not in msg:
+                    return msg
+
+        init = call(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        assert "qwen" in init["result"]["capabilities"]["experimental"]
+        s.sendall(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        out = call(2, "qwen/complete", {"prompt": "direct"})
+        assert out["result"]["text"] == "echo: direct"
+        assert call(3, "shutdown", None)["result"] is None
+        s.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert reader.read() == b""  # the daemon closed it: no frame of ours in an LSP stream
+    assert a.result("qwen/listModels")["current"] == "fake-model"
+
+
+def _read_head(reader: Any) -> bytes:
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        ch = reader.read(1)
+        assert ch, "the daemon closed the connection"
+        head += ch
+    return head

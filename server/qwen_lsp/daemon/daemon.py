@@ -116,8 +116,12 @@ class Daemon:
             return  # on our way out: the shim starts a new daemon
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_S):
-                n = wire.record_length(await reader.readexactly(4))
-                hello = wire.parse_record(await reader.readexactly(n))
+                head = await reader.readexactly(4)
+                if head.lower() == b"cont":  # an editor speaking LSP on the socket itself
+                    reader._buffer[0:0] = head  # type: ignore[attr-defined]  # read it again
+                    await self._session(None, reader, writer)
+                    return
+                hello = wire.parse_record(await reader.readexactly(wire.record_length(head)))
         except (TimeoutError, asyncio.IncompleteReadError):
             return
         except (ValueError, EOFError, TypeError):
@@ -137,13 +141,23 @@ class Daemon:
                 )
             )
             return
+        writer.write(wire.record({"ok": True, "pid": os.getpid()}))
+        await self._session(hello, reader, writer)
+
+    async def _session(
+        self,
+        hello: dict[str, Any] | None,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Serve one session; `hello` is None for an editor connected without the shim (it
+        gets the daemon's environment, no launch flags, and a pure LSP stream)."""
         self._disarm_idle()
         session = Session(hello, reader, writer, self.bus.changed)
         self.bus.sessions.add(session)
         log.info("session %d opened (editor pid %s)", session.id, session.peer_pid)
         code = 1
         try:
-            writer.write(wire.record({"ok": True, "pid": os.getpid(), "session": session.id}))
             code = await session.run()
         finally:
             self.bus.sessions.discard(session)

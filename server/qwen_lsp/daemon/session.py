@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import threading
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -70,13 +71,17 @@ class Session:
 
     def __init__(
         self,
-        hello: Mapping[str, Any],
+        hello: Mapping[str, Any] | None,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         on_status: Callable[[Session], None],
     ) -> None:
         Session._ids += 1
         self.id = Session._ids
+        # Without a shim (hello None) nothing but LSP may go back: no log or exit frames.
+        self.direct = hello is None
+        if hello is None:
+            hello = {"env": dict(os.environ), "launch": {}, "pid": None}
         self.peer_pid = hello.get("pid")
         env = hello.get("env")
         launch = hello.get("launch")
@@ -111,6 +116,8 @@ class Session:
 
     def write_stderr(self, text: bytes) -> None:
         """A log line for this session's shim (from any thread)."""
+        if self.direct:
+            return
         if threading.get_ident() == self._thread:
             self._out.write(wire.stderr_frame(text))
         else:
@@ -158,7 +165,8 @@ class Session:
                 log.exception("session %d: closing its service failed", self.id)
 
     async def finish(self, code: int) -> None:
-        self._out.write(wire.exit_frame(code))
+        if not self.direct:
+            self._out.write(wire.exit_frame(code))
         await self._out.close()
 
 

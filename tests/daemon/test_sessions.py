@@ -169,3 +169,18 @@ def _read_head(reader: Any) -> bytes:
         assert ch, "the daemon closed the connection"
         head += ch
     return head
+
+
+def test_a_window_killed_mid_request_leaves_the_others_running(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    a = attach("a")
+    b = attach("b")
+    a.send_request("qwen/complete", {"prompt": "never answered"})
+    a.send_bytes(b"Content-Length: 5\r\n\r\n{bad}")  # garbage on the way, too
+    a.kill()  # the editor dies with a request in flight
+    for i in range(3):
+        assert b.result("qwen/complete", {"prompt": f"b{i}"})["text"] == f"echo: b{i}"
+    c = attach("c")
+    assert c.result("qwen/listModels")["current"] == "fake-model"

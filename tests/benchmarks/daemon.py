@@ -22,6 +22,8 @@ def proc_pss_mb(pid: int) -> float:
         if line.startswith("Pss:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
 from .suite import PY, SERVER, Env, Fake, Row, fmt_dist
 
 ATTACH = [PY, "-m", "qwen_lsp", "attach"]

@@ -147,7 +147,7 @@ def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
             s.sendall(frame({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
             while True:
                 n = parse_headers(_read_head(reader))
-                msg = json.loads(reader.read(n))
+                msg: dict[str, Any] = json.loads(reader.read(n))
                 if msg.get("id") == rid and "method" not in msg:
                     return msg
 

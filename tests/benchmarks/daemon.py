@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .rpc import Client, proc_rss_mb
+from .suite import PY, SERVER, Env, Fake, Row, fmt_dist
 
 
 def proc_pss_mb(pid: int) -> float:
@@ -23,8 +24,6 @@ def proc_pss_mb(pid: int) -> float:
             return int(line.split()[1]) / 1024
     return float("nan")
 
-
-from .suite import PY, SERVER, Env, Fake, Row, fmt_dist
 
 ATTACH = [PY, "-m", "qwen_lsp", "attach"]
 

@@ -117,15 +117,17 @@ class Daemon:
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_S):
                 head = await reader.readexactly(4)
-                if head.lower() == b"cont":  # an editor speaking LSP on the socket itself
-                    reader._buffer[0:0] = head  # type: ignore[attr-defined]  # read it again
-                    await self._session(None, reader, writer)
-                    return
-                hello = wire.parse_record(await reader.readexactly(wire.record_length(head)))
+                direct = head.lower() == b"cont"  # an editor speaking LSP on the socket itself
+                if not direct:
+                    hello = wire.parse_record(await reader.readexactly(wire.record_length(head)))
         except (TimeoutError, asyncio.IncompleteReadError):
             return
         except (ValueError, EOFError, TypeError):
             writer.write(wire.record({"ok": False, "message": "unreadable hello"}))
+            return
+        if direct:
+            reader._buffer[0:0] = head  # type: ignore[attr-defined]  # LSP reads them again
+            await self._session(None, reader, writer)  # (outside the hello's time limit)
             return
         if "control" in hello:
             await self._control(str(hello["control"]), writer)

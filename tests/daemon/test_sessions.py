@@ -130,6 +130,9 @@ def test_exit_ends_one_session_only(
     assert c.wait_exit(30) == 1
     assert b.alive()
     assert b.result("qwen/complete", {"prompt": "still here"})["text"] == "echo: still here"
+    # Each window's log shows its own session's lines (the daemon routes them), no one else's.
+    assert b"qwen_lsp.daemon: session 1 closed (exit 0)" in a.stderr
+    assert b"session 3" not in a.stderr and b"session 1" not in c.stderr
 
 
 def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(

@@ -40,9 +40,9 @@ class Runtime:
 
     def env(self, base: dict[str, str], idle_timeout: float = 60) -> dict[str, str]:
         return {
+            "QWEN_LSP_DAEMON_IDLE_TIMEOUT": str(idle_timeout),  # unless the test chose one
             **base,
             "XDG_RUNTIME_DIR": str(self.dir),
-            "QWEN_LSP_DAEMON_IDLE_TIMEOUT": str(idle_timeout),
         }
 
     @property

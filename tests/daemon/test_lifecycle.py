@@ -180,3 +180,17 @@ def test_stop_and_status(
     assert _settle(runtime, 0) == []
     st = subprocess.run([*cmd, "--status"], env=env, capture_output=True, text=True, timeout=30)
     assert st.returncode == 1 and "No qwen-lsp daemon is running" in st.stdout
+
+
+def test_the_daemon_exits_after_its_last_window_and_the_idle_timeout(
+    attach: Callable[..., RawLsp], runtime: Runtime, fake: FakeUpstream, isolated_home: Path
+) -> None:
+    a = attach("a", QWEN_LSP_DAEMON_IDLE_TIMEOUT="1")
+    b = attach("b", QWEN_LSP_DAEMON_IDLE_TIMEOUT="1")
+    (pid,) = _settle(runtime)
+    assert a.stop() == 0
+    assert _daemon_pids(runtime) == [pid]  # one window left: it stays
+    assert b.result("qwen/listModels") is not None
+    assert b.stop() == 0
+    assert _settle(runtime, 0) == []  # gone once idle, socket removed with it
+    assert not list((runtime.dir / "qwen-lsp").glob("*.sock"))

@@ -26,7 +26,7 @@ _STANDALONE_ONLY = ("--tcp", "doctor", "daemon", "attach", "--help", "--version"
 def server_args(args: Sequence[str]) -> list[str]:
     """`-m qwen_lsp ...` as the current mode runs it."""
     if ATTACH and not any(a in _STANDALONE_ONLY for a in args):
-        return ["-m", "qwen_lsp", "attach", *args]
+        return ["-m", "qwen_lsp", "attach", *args]  # attach takes the same flags
     return ["-m", "qwen_lsp", *args]
 
 

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     _add_launch_flags(a)
+    a.add_argument("--log-file", help="also write this window's server log to this file")
+    # The daemon's level applies to every session; accepted so `attach` takes the same flags.
+    a.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     dm = sub.add_parser("daemon", help="run the per-user daemon that `attach` connects to")
     dm.add_argument(
         "--idle-timeout",
@@ -138,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command == "attach":
         from .daemon import attach
 
-        return attach.main(_launch_options(ns))
+        return attach.main(_launch_options(ns), ns.log_file)
     if ns.command == "daemon":
         if ns.stop or ns.status:
             from .daemon import attach

@@ -153,7 +153,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def relay(sock: socket.socket, first: bytes, log_path: str) -> int:
+def relay(sock: socket.socket, first: bytes, log_path: str, log_fd: int | None = None) -> int:
     _thread.start_new_thread(_pump_stdin, (sock,))
     demux = wire.Demux()
     chunk = first
@@ -164,6 +164,8 @@ def relay(sock: socket.socket, first: bytes, log_path: str) -> int:
                 _write_all(1, out)
             if err:
                 _write_all(2, err)
+                if log_fd is not None:
+                    _write_all(log_fd, err)
             if demux.exit_code is not None:
                 return demux.exit_code
         try:
@@ -188,14 +190,17 @@ def hello(launch: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def main(launch: Mapping[str, Any]) -> int:
+def main(launch: Mapping[str, Any], log_file: str | None = None) -> int:
     paths = daemon_paths()
     try:
+        log_fd = None
+        if log_file:  # this window's log lines, as `qwen-lsp --log-file` writes them
+            log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         sock, _, first = connect(paths, hello(launch))
     except (AttachError, DaemonPathError, OSError, ValueError) as e:
         sys.stderr.write(f"qwen-lsp attach: {e}\n")
         return 2
-    code = relay(sock, first, paths.log)
+    code = relay(sock, first, paths.log, log_fd)
     sys.stderr.flush()
     # The stdin thread may sit in read(); the process ends here either way.
     os._exit(code)

@@ -1,34 +1,44 @@
-"""Command line: `qwen-lsp` (LSP over stdio), `qwen-lsp --tcp`, `qwen-lsp doctor`.
+"""Command line: `qwen-lsp` (LSP over stdio), `qwen-lsp --tcp`, `qwen-lsp doctor`,
+`qwen-lsp attach` (stdio shim to the per-user daemon), `qwen-lsp daemon`.
 
 An editor starts the server with whatever flags its user configured; a value we do not know
 (`--auth-type foo`, a flag from a newer version) must not kill the server before the editor can
 show anything. Such values become diagnostics (qwen/config, doctor, status) instead of an exit.
+
+`attach` must start in milliseconds: this module imports nothing beyond the standard library
+(and not even `typing` or `argparse`) before it knows which command runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from . import __version__
 
+TYPE_CHECKING = False  # `attach` must not pay for typing (and the `re` it imports)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_SWITCHES = ("--tcp", "--stdio", "--json")  # flags without a value
+COMMANDS = ("doctor", "attach", "daemon")
+_SWITCHES = ("--tcp", "--stdio", "--json", "--stop", "--status")  # flags without a value
+_AUTH_TYPES = ("qwen-oauth", "openai", "openai-responses", "anthropic", "gemini", "vertex-ai")
 
 
 class _LaunchError(Exception):
     pass
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _LaunchError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _LaunchError(message)
+
+    p = Parser(
         prog="qwen-lsp",
         description="Language server for Qwen Code sign-in, model selection and completions.",
     )
@@ -47,20 +57,30 @@ def _parser() -> argparse.ArgumentParser:
     _add_launch_flags(p)
     p.add_argument("--log-file", help="also write the server log to this file")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
-    # `doctor` is a command word, not a sub-parser: a stray value must never be taken for a
-    # command (argparse would exit, quoting the value, which may be a key).
+    # Commands are words, not sub-parsers: a stray value must never be taken for a command
+    # (argparse would exit, quoting the value, which may be a key).
     p.add_argument("--workspace", default=None, help="doctor: workspace folder (default: cwd)")
     p.add_argument("--json", action="store_true", help="doctor: machine-readable output")
-    p.epilog = "Commands: doctor  print the effective configuration and where it came from."
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="daemon: seconds to keep running after the last session closed (default 300, "
+        "or $QWEN_LSP_DAEMON_IDLE_TIMEOUT)",
+    )
+    p.add_argument("--stop", action="store_true", help="daemon: stop the running daemon")
+    p.add_argument("--status", action="store_true", help="daemon: show the running daemon")
+    p.epilog = (
+        "Commands: doctor  print the effective configuration and where it came from; "
+        "attach  LSP over stdio through this user's shared daemon (started when not "
+        "running); daemon  run the per-user daemon that `attach` connects to."
+    )
     return p
 
 
 def _add_launch_flags(p: argparse.ArgumentParser) -> None:
     # No `choices`: an unknown value is reported by the resolver, never an argparse exit.
-    p.add_argument(
-        "--auth-type",
-        help="qwen-oauth, openai, openai-responses, anthropic, gemini or vertex-ai",
-    )
+    p.add_argument("--auth-type", help=", ".join(_AUTH_TYPES))
     p.add_argument("--model", "-m")
     p.add_argument("--openai-api-key")
     p.add_argument("--openai-base-url")
@@ -91,10 +111,10 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = _parser()
     command = None
     for i, a in enumerate(args):
-        if a == "doctor" and (
+        if a in COMMANDS and (
             i == 0 or args[i - 1] in _SWITCHES or not args[i - 1].startswith("-")
         ):
-            command, args = "doctor", args[:i] + args[i + 1 :]
+            command, args = a, args[:i] + args[i + 1 :]
             break
     try:
         ns, unknown = parser.parse_known_args(args)
@@ -117,8 +137,45 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
     return ns, problems
 
 
+_LAUNCH_FLAGS = {
+    "--auth-type": "authType",
+    "--model": "model",
+    "-m": "model",
+    "--openai-api-key": "openaiApiKey",
+    "--openai-base-url": "openaiBaseUrl",
+    "--proxy": "proxy",
+}
+
+
+def _attach_fast(args: Sequence[str]) -> dict[str, str | None] | None:
+    """`attach` flags without argparse (which costs the shim `re`, `gettext` and ~10 ms);
+    None sends anything unusual (an unknown flag, --help, a bad value) through `parse`."""
+    out: dict[str, str | None] = {}
+    it = iter(args)
+    for arg in it:
+        if arg == "--stdio":
+            continue
+        name, eq, value = arg.partition("=")
+        key = _LAUNCH_FLAGS.get(name)
+        if key is None:
+            return None
+        if not eq:
+            value = next(it, "")
+        if not value or (key == "authType" and value not in _AUTH_TYPES):
+            return None
+        out[key] = value
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ns, problems = parse(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["attach"]:
+        fast = _attach_fast(args[1:])
+        if fast is not None:
+            from .daemon import attach
+
+            return attach.main(fast)
+    ns, problems = parse(args)
     if ns.openai_api_key:
         from . import redact
 
@@ -131,6 +188,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import doctor
 
         return doctor.run(ns.workspace or os.getcwd(), _overrides(ns, problems), ns.json)
+    if ns.command == "attach":
+        from .daemon import attach
+
+        return attach.main(_launch_options(ns, problems), ns.log_file)
+    if ns.command == "daemon":
+        if ns.stop or ns.status:
+            from .daemon import attach
+
+            return attach.control("stop" if ns.stop else "status")
+        from .daemon import daemon
+
+        return daemon.run(ns.idle_timeout, ns.log_level, ns.log_file)
     from . import server
 
     # The resolver (and pydantic) load after `initialize` is answered: pass plain options.

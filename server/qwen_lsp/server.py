@@ -102,13 +102,18 @@ class QwenLanguageServer(LanguageServer):
     def __init__(
         self,
         service: QwenService | Callable[[], QwenService],
+        protocol_cls: type[QwenProtocol] = QwenProtocol,
+        owns_lanes: bool = True,
     ) -> None:
         super().__init__(
             "qwen-lsp",
             __version__,
-            protocol_cls=QwenProtocol,
+            protocol_cls=protocol_cls,
             converter_factory=_raw_params_converter,
         )
+        # The upstream connection lanes belong to the process: a standalone server closes them
+        # on `shutdown`, a daemon session must leave them to the other sessions.
+        self.owns_lanes = owns_lanes
         self._service: QwenService | None = None
         self._make_service: Callable[[], QwenService] | None = None
         if hasattr(service, "configure"):
@@ -286,9 +291,13 @@ def _document_context(ls: QwenLanguageServer, uri: str, line: int, character: in
     return DocumentContext(prefix, suffix, _path_of(uri) or uri)
 
 
-def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLanguageServer:
+def build_server(
+    service: QwenService | Callable[[], QwenService],
+    protocol_cls: type[QwenProtocol] = QwenProtocol,
+    owns_lanes: bool = True,
+) -> QwenLanguageServer:
     """`service` may be a factory: then it is built after `initialize` has been answered."""
-    server = QwenLanguageServer(service)
+    server = QwenLanguageServer(service, protocol_cls, owns_lanes)
 
     def send_status(st: dict[str, Any]) -> None:
         if server.initialized:
@@ -322,6 +331,13 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
     async def on_shutdown(ls: QwenLanguageServer, params: Any) -> None:
         if ls._service is not None:
             await ls._service.aclose()
+        if ls.owns_lanes and "qwen_lsp.providers" in sys.modules:
+            from . import providers
+
+            try:
+                await providers.aclose()
+            except Exception:
+                log.debug("closing the upstream connections failed", exc_info=True)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def on_config(ls: QwenLanguageServer, params: types.DidChangeConfigurationParams) -> None:

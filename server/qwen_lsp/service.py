@@ -566,13 +566,7 @@ class QwenService:
         if self._oauth is not None:
             with contextlib.suppress(Exception):
                 await self._oauth.aclose()
-        import sys
-
-        if "qwen_lsp.providers" in sys.modules:
-            from . import providers
-
-            with contextlib.suppress(Exception):
-                await providers.aclose()
+        # The upstream lanes are the process's, not this service's: server.py closes them.
 
 
 def config_problems(r: Resolution) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import suite
+from . import daemon, suite
 from .suite import Env, Fake, Row
 
 NAMES = (
@@ -27,6 +27,7 @@ NAMES = (
     "memory",
     "listmodels",
     "resolver",
+    "daemon",
 )
 
 
@@ -86,6 +87,7 @@ async def run(names: list[str], quick: bool) -> list[Row]:
             "memory": lambda: suite.memory(env, fake, 200 if q else 2000),
             "listmodels": lambda: suite.list_models(env, fake, 50 if q else 300),
             "resolver": lambda: suite.resolver(env, 3 if q else 10),
+            "daemon": lambda: daemon.run(env, fake, q),
         }
         for name in names:
             t0 = time.perf_counter()

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests import serve_mode
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -42,12 +44,18 @@ class RawLsp:
         workspace.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.workspace = workspace
+        env = env if env is not None else server_env(home)
+        own_runtime = serve_mode.ATTACH and "attach" not in args
+        self.runtime = serve_mode.Runtime() if own_runtime else None
+        if self.runtime is not None:
+            env = self.runtime.env(env)
+        self.env = env
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qwen_lsp", *args],
+            [sys.executable, *serve_mode.server_args(args)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env if env is not None else server_env(home),
+            env=env,
             cwd=str(workspace),
         )
         self.stdout = bytearray()  # every byte the server wrote, framing included
@@ -251,6 +259,8 @@ class RawLsp:
                     s.close()
             except (OSError, ValueError):
                 pass
+        if self.runtime is not None:
+            self.runtime.stop(self.env)
         return rc
 
     def kill(self) -> None:
@@ -259,6 +269,8 @@ class RawLsp:
         self.proc.wait(10)
         self._out.join(5)
         self._err.join(5)
+        if self.runtime is not None:
+            self.runtime.stop(self.env)
 
     # ---- what the client saw -----------------------------------------------------------
 

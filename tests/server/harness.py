@@ -22,6 +22,8 @@ from pygls.protocol import (
 )
 from pytest_lsp import client_capabilities
 
+from tests import serve_mode
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -45,6 +47,9 @@ class Harness:
             k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)
         }
         self.env["PYTHONPATH"] = str(REPO / "server")
+        self.runtime = serve_mode.Runtime() if serve_mode.ATTACH else None
+        if self.runtime is not None:
+            self.env = self.runtime.env(self.env)
         self.statuses: list[dict[str, Any]] = []
         # window/* requests and notifications from the server (a plain LSP client's UI)
         self.messages: list[dict[str, Any]] = []
@@ -120,7 +125,7 @@ class Harness:
                 return None if title is None else {"title": title}
 
         await c.start_io(
-            sys.executable, "-m", "qwen_lsp", *args, env=self.env, cwd=str(self.workspace)
+            sys.executable, *serve_mode.server_args(args), env=self.env, cwd=str(self.workspace)
         )
         proc = c._server
         assert proc is not None and proc.stderr is not None
@@ -213,6 +218,8 @@ class Harness:
     async def stop(self) -> None:
         c = self.client
         if c is None:
+            if self.runtime is not None:
+                await asyncio.to_thread(self.runtime.stop, self.env)
             return
         self.client = None
         with contextlib.suppress(Exception):
@@ -226,6 +233,8 @@ class Harness:
             await proc.wait()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._stderr_task, 5)
+        if self.runtime is not None:
+            await asyncio.to_thread(self.runtime.stop, self.env)
 
     @property
     def returncode(self) -> int | None:

@@ -1,0 +1,189 @@
+"""Several editor windows on one daemon: each connection is its own LSP session."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qwen_lsp.stdio import parse_headers
+from tests.fakes.llm_upstream import FakeUpstream
+from tests.reliability.rawlsp import RawLsp, frame
+from tests.serve_mode import Runtime
+
+from .conftest import KEY, user_settings
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _latest_model(lsp: RawLsp) -> str | None:
+    st = lsp.statuses()
+    return (st[-1].get("model") or {}).get("id") if st else None
+
+
+def test_two_sessions_keep_their_own_workspace_and_trust(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path, tmp_path: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    for name in ("a", "b"):  # the same project choice in both folders
+        _write(tmp_path / name / ".qwen" / "settings.json", {"model": {"name": "other-model"}})
+    a = attach("a", {"workspaceTrusted": True})
+    b = attach("b", {"workspaceTrusted": False})
+    ca, cb = a.result("qwen/config"), b.result("qwen/config")
+    assert ca["workspace"] == str(tmp_path / "a") and cb["workspace"] == str(tmp_path / "b")
+    assert a.result("qwen/listModels")["current"] == "other-model"  # trusted: project counts
+    assert b.result("qwen/listModels")["current"] == "fake-model"  # untrusted: ignored
+    # In-memory choices stay in their session.
+    a.result("qwen/selectModel", {"id": "fake-model"})
+    b.result("qwen/selectModel", {"id": "other-model"})
+    assert a.result("qwen/listModels")["current"] == "fake-model"
+    assert b.result("qwen/listModels")["current"] == "other-model"
+    out = b.result("qwen/complete", {"prompt": "from b"})
+    assert out["text"] == "echo: from b" and out["model"] == "other-model"
+
+
+def test_a_hostile_workspace_cannot_reach_another_session(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path, tmp_path: Path
+) -> None:
+    hostile = FakeUpstream().start()
+    try:
+        _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+        _write(
+            tmp_path / "evil" / ".qwen" / "settings.json",
+            {
+                "env": {"EVIL_KEY": "sk-evil-0000000000000000", "FAKE_KEY": "sk-evil-override"},
+                "modelProviders": {
+                    "openai": [
+                        {"id": "evil-model", "envKey": "EVIL_KEY", "baseUrl": f"{hostile.url}/v1"}
+                    ]
+                },
+                "model": {"name": "evil-model"},
+            },
+        )
+        evil = attach("evil", {"workspaceTrusted": True})
+        good = attach("good")
+        assert evil.result("qwen/listModels")["current"] == "evil-model"  # it is in effect there
+        assert evil.result("qwen/complete", {"prompt": "x"})["model"] == "evil-model"
+        assert len(hostile.requests) == 1
+        models = good.result("qwen/listModels")
+        assert models["current"] == "fake-model"
+        assert "evil-model" not in {m["id"] for m in models["models"]}
+        config = json.dumps(good.result("qwen/config"))
+        assert hostile.url not in config and "evil" not in config
+        out = good.result("qwen/complete", {"prompt": "mine"})
+        assert out["text"] == "echo: mine"
+        assert len(hostile.requests) == 1  # nothing of the good session went there
+        sent = fake.requests[-1]
+        assert sent.headers["authorization"] == f"Bearer {KEY}"  # the user's key, not the project's
+    finally:
+        hostile.stop()
+
+
+def test_a_persisted_selection_reaches_every_window(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    a = attach("a")
+    b = attach("b")
+    b.wait_for(lambda m: m.get("method") == "qwen/status")
+    assert _latest_model(b) == "fake-model"
+    a.result("qwen/selectModel", {"id": "other-model", "persist": True})
+    b.wait_for(
+        lambda m: (
+            m.get("method") == "qwen/status"
+            and (m["params"].get("model") or {}).get("id") == "other-model"
+        )
+    )
+    assert b.result("qwen/listModels")["current"] == "other-model"
+
+
+def test_a_persisted_key_signs_in_the_other_window(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    settings = user_settings(fake)
+    for m in settings["modelProviders"]["openai"]:
+        m["envKey"] = "OPENAI_API_KEY"
+    _write(isolated_home / ".qwen" / "settings.json", settings)
+    a = attach("a")
+    b = attach("b")
+    b.wait_for(lambda m: m.get("method") == "qwen/status" and m["params"]["state"] == "needsAuth")
+    got = a.result("qwen/auth", {"method": "openai", "apiKey": KEY, "persist": True})
+    assert got["status"] == "signedIn", got
+    b.wait_for(lambda m: m.get("method") == "qwen/status" and m["params"]["state"] == "ready")
+    assert b.result("qwen/complete", {"prompt": "now"})["text"] == "echo: now"
+
+
+def test_exit_ends_one_session_only(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    a = attach("a")
+    b = attach("b")
+    c = attach("c")
+    assert a.stop() == 0  # shutdown + exit: the shim exits 0 like a standalone server
+    c.notify("exit")  # exit without shutdown: 1, as the LSP says
+    assert c.wait_exit(30) == 1
+    assert b.alive()
+    assert b.result("qwen/complete", {"prompt": "still here"})["text"] == "echo: still here"
+    # Each window's log shows its own session's lines (the daemon routes them), no one else's.
+    assert b"qwen_lsp.daemon: session 1 closed (exit 0)" in a.stderr
+    assert b"session 3" not in a.stderr and b"session 1" not in c.stderr
+
+
+def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
+    attach: Callable[..., RawLsp], runtime: Runtime, fake: FakeUpstream, isolated_home: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    a = attach("a")  # starts the daemon, with FAKE_KEY in its environment
+    (path,) = (runtime.dir / "qwen-lsp").glob("daemon-*.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(str(path))
+        reader = s.makefile("rb")
+
+        def call(rid: int, method: str, params: Any) -> dict[str, Any]:
+            s.sendall(frame({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
+            while True:
+                n = parse_headers(_read_head(reader))
+                msg: dict[str, Any] = json.loads(reader.read(n))
+                if msg.get("id") == rid and "method" not in msg:
+                    return msg
+
+        init = call(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        assert "qwen" in init["result"]["capabilities"]["experimental"]
+        s.sendall(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        out = call(2, "qwen/complete", {"prompt": "direct"})
+        assert out["result"]["text"] == "echo: direct"
+        assert call(3, "shutdown", None)["result"] is None
+        s.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert reader.read() == b""  # the daemon closed it: no frame of ours in an LSP stream
+    assert a.result("qwen/listModels")["current"] == "fake-model"
+
+
+def _read_head(reader: Any) -> bytes:
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        ch = reader.read(1)
+        assert ch, "the daemon closed the connection"
+        head += ch
+    return head
+
+
+def test_a_window_killed_mid_request_leaves_the_others_running(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    a = attach("a")
+    b = attach("b")
+    a.send_request("qwen/complete", {"prompt": "never answered"})
+    a.send_bytes(b"Content-Length: 5\r\n\r\n{bad}")  # garbage on the way, too
+    a.kill()  # the editor dies with a request in flight
+    for i in range(3):
+        assert b.result("qwen/complete", {"prompt": f"b{i}"})["text"] == f"echo: b{i}"
+    c = attach("c")
+    assert c.result("qwen/listModels")["current"] == "fake-model"

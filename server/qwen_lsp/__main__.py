@@ -32,9 +32,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_launch_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--auth-type", choices=["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
-    )
+    from .catalog import AUTH_TYPE_IDS
+
+    p.add_argument("--auth-type", choices=list(AUTH_TYPE_IDS))
     p.add_argument("--model", "-m")
     p.add_argument("--openai-api-key")
     p.add_argument("--openai-base-url")

@@ -7,10 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Protocol = Literal["openai", "anthropic", "gemini", "vertex-ai"]
-AuthType = Literal["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+from .catalog import AUTH_TYPE_IDS
 
-AUTH_TYPES: tuple[AuthType, ...] = ("qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai")
+Protocol = Literal["openai", "openai-responses", "anthropic", "gemini", "vertex-ai"]
+AuthType = Literal["qwen-oauth", "openai", "openai-responses", "anthropic", "gemini", "vertex-ai"]
+
+# The catalogue is the one list; the Literals above only type it.
+AUTH_TYPES: tuple[AuthType, ...] = AUTH_TYPE_IDS  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,8 +51,17 @@ async def test_initialize_advertises_the_custom_surface(lsp: Harness) -> None:
         "qwen/selectModel",
         "qwen/complete",
         "qwen/config",
+        "qwen/providers",
     }
-    assert qwen["authMethods"] == ["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai"]
+    # The catalogue's list (server/qwen_lsp/catalog.py), in protocol order.
+    assert qwen["authMethods"] == [
+        "qwen-oauth",
+        "openai",
+        "openai-responses",
+        "anthropic",
+        "gemini",
+        "vertex-ai",
+    ]
     assert caps.inline_completion_provider
     cmds = caps.execute_command_provider.commands
     assert {"qwen.signIn", "qwen.signOut", "qwen.selectModel"} <= set(cmds)

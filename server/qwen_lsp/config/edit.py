@@ -121,10 +121,11 @@ def _set(text: str, path: list[str], value: Any) -> str:
             return _insert(text, node, key, _nest(rest, value), depth)
         child = found[2]
         if not rest:
-            return text[: child.start] + json.dumps(value, ensure_ascii=False) + text[child.end :]
+            new = _render(value, _indent_unit(text), depth)
+            return text[: child.start] + new + text[child.end :]
         if not isinstance(child, _Obj):
             # A non-object where we need an object: replace it (the user asked for this key).
-            new = json.dumps(_nest(rest, value), ensure_ascii=False)
+            new = _render(_nest(rest, value), _indent_unit(text), depth)
             return text[: child.start] + new + text[child.end :]
         node = child
     return text  # pragma: no cover - the loop always returns
@@ -158,6 +159,10 @@ def _insert(text: str, node: _Obj, key: str, value: Any, depth: int) -> str:
 
 
 def _render(value: Any, unit: str, depth: int) -> str:
+    if isinstance(value, list) and value:
+        pad = unit * (depth + 1)
+        rows = [f"{pad}{_render(v, unit, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(rows) + "\n" + unit * depth + "]"
     if not isinstance(value, dict) or not value:
         return json.dumps(value, ensure_ascii=False)
     pad = unit * (depth + 1)

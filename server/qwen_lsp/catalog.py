@@ -185,15 +185,13 @@ class ProviderSpec:
             name.startswith(f"[{r.name_prefix}] ") for r in self.regions
         )
 
-    def entry(
-        self, model: PresetModel, region: Region, env_key: str | None = None
-    ) -> dict[str, Any]:
+    def entry(self, model: PresetModel, region: Region, base_url: str) -> dict[str, Any]:
         """One modelProviders entry as the CLI's /auth writes it."""
         out: dict[str, Any] = {"id": model.id, "name": f"[{region.name_prefix}] {model.id}"}
         if model.description:
             out["description"] = model.description
-        out["baseUrl"] = region.base_url
-        out["envKey"] = env_key or self.env_key
+        out["baseUrl"] = base_url
+        out["envKey"] = self.env_key
         g = model.generation_config()
         if g:
             out["generationConfig"] = g

@@ -518,8 +518,12 @@ class QwenService:
         if p.persist:
             from .config.signin import SignIn, save_sign_in
 
+            # The endpoint in effect (a gateway set with QWEN_LSP_PRESET_BASE_URLS included):
+            # the saved entries must reach the server the key was proven against.
             entries = (
-                [spec.entry(m, region, env_key) for m in spec.models] if region is not None else []
+                [spec.entry(m, region, base_url) for m in spec.models]
+                if region is not None
+                else []
             )
             for mid in model_ids:
                 if all(e["id"] != mid for e in entries):
@@ -546,8 +550,7 @@ class QwenService:
                         if spec.id != "custom"
                         else lambda e: e.get("envKey") == env_key and e.get("baseUrl") == base_url
                     ),
-                    # The region's real endpoint: the test seam never reaches the files.
-                    entry_base_url=region.base_url if region is not None else base_url,
+                    entry_base_url=base_url,
                 ),
             )
         self._set_session(candidate)

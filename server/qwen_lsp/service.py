@@ -521,9 +521,7 @@ class QwenService:
             # The endpoint in effect (a gateway set with QWEN_LSP_PRESET_BASE_URLS included):
             # the saved entries must reach the server the key was proven against.
             entries = (
-                [spec.entry(m, region, base_url) for m in spec.models]
-                if region is not None
-                else []
+                [spec.entry(m, region, base_url) for m in spec.models] if region is not None else []
             )
             for mid in model_ids:
                 if all(e["id"] != mid for e in entries):

@@ -675,7 +675,11 @@ def _models_body(req: RecordedRequest) -> dict[str, Any]:
         return {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
     if proto == "gemini":
         models = [
-            {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["generateContent", "countTokens"]}
+            {
+                "name": f"models/{m}",
+                "displayName": m,
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+            }
             for m in MODELS
         ]
         return {"models": models}

@@ -203,7 +203,7 @@ async def test_discovery_happens_in_the_background_without_refresh(
     out = await lsp.request("qwen/listModels", {})
     while not discovered(out):
         n = len(lsp.statuses)
-        await lsp.wait_status(lambda s: len(lsp.statuses) > n)
+        await lsp.wait_status(lambda s, n=n: len(lsp.statuses) > n)
         out = await lsp.request("qwen/listModels", {})
     assert "qwen3-coder-flash" in discovered(out)
 
@@ -237,9 +237,9 @@ async def test_persisted_preset_sign_in_is_written_like_the_cli_and_survives_a_r
     fake.valid_keys = {SP_KEY}
     mine = {"id": "my-local", "envKey": "MY_LOCAL_KEY", "baseUrl": "http://127.0.0.1:1/v1"}
     lsp.write_settings(
-        "{\n  // my own model, keep it\n  \"modelProviders\": {\"openai\": ["
+        '{\n  // my own model, keep it\n  "modelProviders": {"openai": ['
         + json.dumps(mine)
-        + "]},\n  \"ui\": {\"theme\": \"dark\"}\n}\n"
+        + ']},\n  "ui": {"theme": "dark"}\n}\n'
     )
     await lsp.start()
     for _ in range(2):  # signing in again replaces the preset's entries, nothing else

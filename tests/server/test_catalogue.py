@@ -326,3 +326,90 @@ async def test_enforced_type_refuses_other_auth_types(lsp: Harness, fake: FakeUp
     err = await lsp.error("qwen/selectModel", {"id": "other-model"})
     assert cli in err.message
     assert not any(r.path.endswith("/chat/completions") for r in fake.requests)
+
+
+def _valid_creds(lsp: Harness, oauth: Any, fake: FakeUpstream) -> dict[str, Any]:
+    import time
+
+    token = oauth.issue_tokens()
+    creds = {
+        "access_token": token["access_token"],
+        "refresh_token": token["refresh_token"],
+        "token_type": "Bearer",
+        "resource_url": fake.url,
+        "expiry_date": int(time.time() * 1000) + 3_600_000,
+    }
+    (lsp.qwen_home / "oauth_creds.json").write_text(json.dumps(creds, indent=2))
+    return creds
+
+
+async def test_four_fresh_processes_share_a_qwen_oauth_sign_in(
+    lsp: Harness, fake: FakeUpstream, oauth: Any, tmp_path: Any
+) -> None:
+    import asyncio
+
+    lsp.env["QWEN_OAUTH_BASE_URL"] = oauth.base_url
+    _valid_creds(lsp, oauth, fake)
+    servers = [lsp] + [Harness(lsp.home, tmp_path / f"ws{i}") for i in range(3)]
+    for h in servers[1:]:
+        h.env = dict(lsp.env)
+    try:
+        await asyncio.gather(*(h.start() for h in servers))
+        for h in servers:
+            st = await h.wait_status(lambda s: s["state"] == "ready")
+            assert st["authType"] == "qwen-oauth" and st["model"]["id"] == "coder-model"
+        outs = await asyncio.gather(
+            *(h.request("qwen/complete", {"prompt": f"p{i}"}) for i, h in enumerate(servers))
+        )
+        assert [o["text"] for o in outs] == [f"echo: p{i}" for i in range(4)]
+    finally:
+        for h in servers[1:]:
+            await h.stop()
+
+
+async def test_oauth_sign_in_switches_only_on_success_and_stays_signed_in(
+    lsp: Harness, fake: FakeUpstream, oauth: Any
+) -> None:
+    lsp.env["QWEN_OAUTH_BASE_URL"] = oauth.base_url
+    lsp.env["CI"] = "true"
+    lsp.env["FAKE_KEY"] = "sk-fake-openai-key-0001"
+    lsp.write_settings(openai_settings(fake))
+    await lsp.start()
+    await lsp.wait_status(lambda s: s["state"] == "ready")
+    res = await lsp.request("qwen/auth", {"method": "qwen-oauth"})
+    assert res["status"] == "pending"
+    # While the browser step is pending, completions keep using the current model.
+    out = await lsp.request("qwen/complete", {"prompt": "meanwhile"})
+    assert out["model"] == "fake-model" and out["protocol"] == "openai"
+    listed = await lsp.request("qwen/listModels", {})
+    assert listed["authType"] == "openai" and listed["current"] == "fake-model"
+    oauth.approve(res["userCode"])
+    st = await lsp.wait_status(lambda s: s["state"] == "ready" and s["authType"] == "qwen-oauth")
+    assert st["model"]["id"] == "coder-model"
+    data = lsp.settings()
+    # Never the CLI's selectedType (the CLI exits on qwen-oauth): qwen-lsp's own key.
+    assert data["security"]["auth"]["selectedType"] == "openai"
+    assert data["qwenLsp"] == {"authType": "qwen-oauth", "cliSelectedType": "openai"}
+    await lsp.stop()
+
+    lsp.statuses.clear()
+    await lsp.start()
+    st = await lsp.wait_status(lambda s: s["state"] == "ready")
+    assert st["authType"] == "qwen-oauth"
+    await lsp.stop()
+
+    # The CLI's /auth changes selectedType later: its newer choice wins.
+    data["security"]["auth"]["selectedType"] = "anthropic"
+    lsp.write_settings(data)
+    lsp.statuses.clear()
+    await lsp.start()
+    st = await lsp.wait_status(lambda s: s["authType"] is not None)
+    assert st["authType"] == "anthropic"
+
+    # Choosing another protocol's model (persisted) clears qwen-lsp's own record.
+    await lsp.request("qwen/selectModel", {"id": "coder-model"})
+    assert lsp.settings()["qwenLsp"]["authType"] == "qwen-oauth"
+    await lsp.request("qwen/selectModel", {"id": "fake-model"})
+    after = lsp.settings()
+    assert after["qwenLsp"]["authType"] is None
+    assert after["security"]["auth"]["selectedType"] == "openai"

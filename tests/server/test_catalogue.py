@@ -284,6 +284,18 @@ async def test_persisted_preset_sign_in_is_written_like_the_cli_and_survives_a_r
     cfg = await lsp.request("qwen/config", {})
     warn = [d for d in cfg["diagnostics"] if "BAILIAN_CODING_PLAN_API_KEY" in d["message"]]
     assert warn and warn[0]["severity"] == "warning" and ".env" in warn[0]["message"]
+    import subprocess
+    import sys
+
+    doctor = subprocess.run(
+        [sys.executable, "-m", "qwen_lsp", "doctor", "--workspace", str(lsp.workspace)],
+        env=lsp.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "BAILIAN_CODING_PLAN_API_KEY saved in" in doctor.stdout
+    assert SP_KEY not in doctor.stdout + doctor.stderr
 
 
 async def test_key_saved_in_settings_env_like_the_cli(lsp: Harness, fake: FakeUpstream) -> None:

@@ -621,7 +621,7 @@ class _Build:
         )
         file_values = self.env_file.values if self.env_file else {}
         self._shadowed_home_env(file_values)
-        home_env = {}
+        home_env: dict[str, str] = {}
         for p in (self.qdir / ".env", self.home / ".env"):
             for k, v in read_user_env_file(p).items():
                 home_env.setdefault(k, v)

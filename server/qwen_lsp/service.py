@@ -201,7 +201,7 @@ class QwenService:
                     "invalidParams",
                     "Invalid params: `apiKey` cannot be used with method qwen-oauth",
                 )
-            return await self._auth_oauth(p.persist)
+            return await self._auth_oauth()
         entry = self._named_entry(r, method, p.model)
         if spec is None and entry is None and method == "openai" and p.apiKey:
             # A bare Coding Plan key: the CLI's /auth recognises it by its prefix.
@@ -227,7 +227,7 @@ class QwenService:
             return None
         return info
 
-    async def _auth_oauth(self, persist: bool) -> dict[str, Any]:
+    async def _auth_oauth(self) -> dict[str, Any]:
         # The session switches to Qwen OAuth only once a token is in hand: until then the
         # current model keeps completing.
         r = self.resolution()
@@ -239,13 +239,13 @@ class QwenService:
                 raise
             creds = None  # the refresh was rejected; the file is gone: sign in again
         if creds is not None:
-            self._signed_in_oauth(persist)
+            self._signed_in_oauth()
             return {"status": "signedIn", "method": "qwen-oauth"}
         dev = await oauth.start_sign_in()
         self._signing_in = True
         before = self._session
         self._sign_in_task = asyncio.get_running_loop().create_task(
-            self._await_sign_in(oauth, before, persist)
+            self._await_sign_in(oauth, before)
         )
         from .auth.browser import browser_suppressed
 
@@ -270,13 +270,11 @@ class QwenService:
             "message": message,
         }
 
-    def _signed_in_oauth(self, persist: bool) -> None:
+    def _signed_in_oauth(self) -> None:
         chosen = Overrides(auth_type=Sourced("qwen-oauth", "qwen/auth (qwen-oauth)", "override"))
-        self._set_session(Overrides(model=None, env=self._session.env).over(chosen))
-        # A Qwen OAuth sign-in is remembered (qwen-lsp's own settings key, never the CLI's
-        # selectedType) so the next server process starts on it. `persist` is implied: the
-        # token file is shared anyway.
-        del persist
+        self._set_session(Overrides(env=self._session.env, extra=self._session.extra).over(chosen))
+        # A Qwen OAuth sign-in is always remembered (the token file is shared anyway), in
+        # qwen-lsp's own settings key, never the CLI's selectedType (configuration.md).
         try:
             from .config.persist import auth_type_updates, update_settings
 
@@ -289,7 +287,7 @@ class QwenService:
         self.resolver.invalidate()
         self.publish()
 
-    async def _await_sign_in(self, oauth: QwenOAuth, before: Overrides, persist: bool) -> None:
+    async def _await_sign_in(self, oauth: QwenOAuth, before: Overrides) -> None:
         ok = False
         try:
             await oauth.wait_for_sign_in()
@@ -306,7 +304,7 @@ class QwenService:
         finally:
             self._signing_in = False
         if ok and self._session is before:
-            self._signed_in_oauth(persist)  # nothing else was chosen meanwhile
+            self._signed_in_oauth()  # nothing else was chosen meanwhile
             return
         self.resolver.invalidate()
         self.publish()
@@ -400,7 +398,7 @@ class QwenService:
     async def _auth_preset(self, spec: catalog.ProviderSpec, p: AuthParams) -> dict[str, Any]:
         method = spec.auth_type
         if spec.id == "qwen-oauth":
-            return await self._auth_oauth(p.persist)
+            return await self._auth_oauth()
         r = self.resolution()
         overrides = catalog.base_url_overrides(self._environ)
         region = None

@@ -148,3 +148,27 @@ def test_extra_models_follow_entries_and_the_project_guard(w: World) -> None:
     r = w.resolve(env={"USER_KEY": "sk-user-0001"}, overrides=Overrides(extra=bad))
     assert not next(m for m in r.models if m.id == "m3").has_credentials
     assert json.dumps([m.to_json(False) for m in r.models]).count("sk-user") == 0
+
+
+def test_splice_keeps_the_other_entries_and_their_comments() -> None:
+    from qwen_lsp.config import jsonc
+    from qwen_lsp.config.edit import splice_array
+
+    text = (
+        '{\n  "modelProviders": {\n    "openai": [\n      // mine, keep\n'
+        '      {"id": "a", "envKey": "K"},\n      {"id": "old", "envKey": "P"},\n'
+        '      /* another */ {"id": "b", "envKey": "K"}\n    ]\n  }\n}\n'
+    )
+
+    def owned(e: object) -> bool:
+        return isinstance(e, dict) and e.get("envKey") == "P"
+
+    out = splice_array(text, "modelProviders.openai", owned, [{"id": "n1", "envKey": "P"}])
+    assert '// mine, keep\n      {"id": "a", "envKey": "K"}' in out
+    assert '/* another */ {"id": "b", "envKey": "K"}' in out
+    ids = [e["id"] for e in jsonc.loads(out)["modelProviders"]["openai"]]
+    assert ids == ["n1", "a", "b"]
+    again = splice_array(out, "modelProviders.openai", owned, [{"id": "n2", "envKey": "P"}])
+    assert [e["id"] for e in jsonc.loads(again)["modelProviders"]["openai"]] == ["n2", "a", "b"]
+    fresh = splice_array("{}", "modelProviders.openai", owned, [{"id": "x"}])
+    assert jsonc.loads(fresh) == {"modelProviders": {"openai": [{"id": "x"}]}}

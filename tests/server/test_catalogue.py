@@ -237,9 +237,9 @@ async def test_persisted_preset_sign_in_is_written_like_the_cli_and_survives_a_r
     fake.valid_keys = {SP_KEY}
     mine = {"id": "my-local", "envKey": "MY_LOCAL_KEY", "baseUrl": "http://127.0.0.1:1/v1"}
     lsp.write_settings(
-        '{\n  // my own model, keep it\n  "modelProviders": {"openai": ['
+        '{\n  // top comment\n  "modelProviders": {"openai": [\n    // my own model, keep it\n    '
         + json.dumps(mine)
-        + ']},\n  "ui": {"theme": "dark"}\n}\n'
+        + '\n  ]},\n  "ui": {"theme": "dark"}\n}\n'
     )
     await lsp.start()
     for _ in range(2):  # signing in again replaces the preset's entries, nothing else
@@ -249,7 +249,8 @@ async def test_persisted_preset_sign_in_is_written_like_the_cli_and_survives_a_r
         )
         assert res["status"] == "signedIn", res
     text = (lsp.qwen_home / "settings.json").read_text()
-    assert "// my own model, keep it" in text
+    assert "// top comment" in text
+    assert "// my own model, keep it\n    " + json.dumps(mine) in text  # byte for byte
     data = jsonc.loads(text)
     _cli_valid(data)
     entries = data["modelProviders"]["openai"]

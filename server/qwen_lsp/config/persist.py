@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import QwenError
 from ..fsutil import atomic_write_text
 from . import jsonc
-from .edit import set_values
+from .edit import set_values, splice_array
 from .files import TooLarge, read_regular
 
 _MAX = 4 * 1024 * 1024
@@ -57,8 +57,13 @@ def _get(data: Mapping[str, Any], dotted: str) -> Any:
     return cur
 
 
+Splice = tuple[str, Callable[[Any], bool], list[Any]]  # edit.splice_array arguments
+
+
 def update_settings(
-    settings_path: Path, compute: Callable[[dict[str, Any]], Mapping[str, Any]]
+    settings_path: Path,
+    compute: Callable[[dict[str, Any]], Mapping[str, Any]],
+    splice: Splice | None = None,
 ) -> None:
     """Apply `compute(current data)` (dotted path -> value) to the settings file.
 
@@ -75,7 +80,7 @@ def update_settings(
     with _locked(settings_path):
         for _ in range(_MAX_REDO):
             raw = _read(settings_path)
-            new = _edit(settings_path, raw, compute(_parse(raw)))
+            new = _edit(settings_path, raw, compute(_parse(raw)), splice)
             if _read(settings_path) != raw:
                 continue  # someone else wrote in between: redo on top of their version
             mode = _mode_of(settings_path, default=0o600)
@@ -129,7 +134,9 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _edit(settings_path: Path, raw: bytes, updates: Mapping[str, Any]) -> str:
+def _edit(
+    settings_path: Path, raw: bytes, updates: Mapping[str, Any], splice: Splice | None = None
+) -> str:
     if len(raw) > _MAX:
         raise QwenError("config", f"{settings_path} is too large to edit safely; not changed.")
     try:
@@ -141,6 +148,8 @@ def _edit(settings_path: Path, raw: bytes, updates: Mapping[str, Any]) -> str:
             "(it was left untouched) and select the model again.",
         ) from None
     try:
+        if splice is not None:
+            text = splice_array(text, *splice)
         return set_values(text, dict(updates))
     except (jsonc.JsoncError, RecursionError) as e:
         why = e if isinstance(e, jsonc.JsoncError) else "nested too deeply"

@@ -446,6 +446,7 @@ def _is_secret_name(name: str) -> bool:
 
 def _relevant_env_names(r: Resolution) -> set[str]:
     names: set[str] = {"QWEN_OAUTH", "QWEN_OAUTH_BASE_URL", "QWEN_MODEL", CODING_PLAN_KEY_VAR}
+    names.update(p.env_key for p in catalog.PROVIDERS if p.env_key and p is not catalog.CUSTOM)
     for d in (KEY_VARS, BASE_VARS):
         names.update(d.values())
     for vs in MODEL_VARS.values():

@@ -84,16 +84,6 @@ def save_sign_in(qwen_home: Path, s: SignIn) -> None:
 
     def compute(data: dict[str, Any]) -> dict[str, Any]:
         up: dict[str, Any] = {}
-        if s.entries is not None:
-            path = f"modelProviders.{s.auth_type}"
-            existing = (data.get("modelProviders") or {}) if isinstance(data, dict) else {}
-            current = existing.get(s.auth_type) if isinstance(existing, dict) else None
-            kept = [
-                e
-                for e in (current if isinstance(current, list) else [])
-                if not (isinstance(e, dict) and s.owns is not None and s.owns(e))
-            ]
-            up[path] = list(s.entries) + kept
         if s.model_id is not None:
             up["model.name"] = s.model_id
             base = s.entry_base_url if s.entries is not None else s.model_base_url
@@ -104,4 +94,13 @@ def save_sign_in(qwen_home: Path, s: SignIn) -> None:
                 up[f"env.{name}"] = value
         return up
 
-    update_settings(qwen_home / "settings.json", compute)
+    splice = None
+    if s.entries is not None:
+        # The preset's entries first, then the user's others, kept byte for byte (comments too).
+        owns = s.owns or (lambda _e: False)
+        splice = (
+            f"modelProviders.{s.auth_type}",
+            lambda e: isinstance(e, dict) and owns(e),
+            list(s.entries),
+        )
+    update_settings(qwen_home / "settings.json", compute, splice)

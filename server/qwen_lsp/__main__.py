@@ -20,6 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    p.add_argument(
+        "--token-file",
+        help="with --tcp: where to write the session token clients must send as "
+        "initializationOptions.token (default: under $XDG_RUNTIME_DIR; set QWEN_LSP_TOKEN to "
+        "choose the token yourself)",
+    )
     _add_launch_flags(p)
     p.add_argument("--log-file", help="also write the server log to this file")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -75,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tcp=(ns.host, ns.port) if ns.tcp else None,
         log_file=ns.log_file,
         log_level=ns.log_level,
+        token_file=ns.token_file,
     )
 
 

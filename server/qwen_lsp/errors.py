@@ -24,6 +24,9 @@ class QwenError(Exception):
         retry_after: float | None = None,
         provider: str | None = None,
     ) -> None:
+        from .redact import plain
+
+        message = plain(message)  # parts of it may come from an upstream's answer
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message

@@ -44,6 +44,19 @@ class AuthParams(_Params):
     def _provider(cls, v: Any) -> Any:
         return _one_of(v, PROVIDER_IDS)
 
+    @field_validator("apiKey")
+    @classmethod
+    def _one_token(cls, v: str | None) -> str | None:
+        from .config.envrules import secret_value_problem
+
+        if v is None:
+            return None
+        v = v.strip()  # pasted keys often carry a trailing newline; inside is another matter
+        problem = secret_value_problem(v)
+        if problem is not None:
+            raise ValueError(f"is not a valid key: {problem}")
+        return v
+
     def __repr__(self) -> str:  # the key must never reach a log line
         return (
             f"AuthParams(method={self.method!r}, provider={self.provider!r}, "

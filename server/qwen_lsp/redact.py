@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 
 _MIN_SECRET_LEN = 6  # shorter values would scrub ordinary words; nothing real is that short
 _known: set[str] = set()
@@ -59,6 +60,45 @@ def register(secret: str | None) -> None:
         _pattern = re.compile("|".join(re.escape(k) for k in ordered))
 
 
+# ANSI escape sequences (CSI, OSC ... BEL/ST, single-character escapes) and the remaining C0/C1
+# controls. An upstream error body is text from a stranger: it may recolour or retitle a
+# terminal, or hide text, in the editor's log or a doctor run.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str, keep_newlines: bool = False) -> str:
+    """`text` without terminal escapes and control characters (the words stay)."""
+    if not text:
+        return text
+    text = _ANSI.sub("", text)
+    if not keep_newlines:
+        for sep in ("\n", "\t", "\u2028", "\u2029"):
+            text = text.replace(sep, " ")
+    else:
+        text = text.replace("\t", " ")
+    return _CONTROLS.sub("", text)
+
+
+def is_known(value: str | None) -> bool:
+    """True when `value` is (or contains) a secret registered from any source."""
+    pat = _pattern
+    return bool(value) and pat is not None and pat.search(value) is not None  # type: ignore[arg-type]
+
+
+def scrub_tree(obj: Any) -> Any:
+    """`scrub()` every string in a JSON-like value (what `qwen/config`, `doctor` and
+    `qwen/listModels` show), so a secret that reached an id, a name, a URL or a source through
+    interpolation is masked by where it came from, not by the name it was given."""
+    if isinstance(obj, str):
+        return scrub(obj)
+    if isinstance(obj, dict):
+        return {k: scrub_tree(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub_tree(v) for v in obj]
+    return obj
+
+
 def scrub(text: str) -> str:
     """Replace known secrets and credential-shaped substrings with masks."""
     if not text:
@@ -82,12 +122,12 @@ class _ScrubFilter(logging.Filter):
             msg = record.getMessage()
         except Exception:  # a broken format string must not kill logging
             msg = str(record.msg)
-        record.msg = scrub(msg)
+        record.msg = plain(scrub(msg), keep_newlines=True)
         record.args = None
         if record.exc_info:
             # Tracebacks carry locals' reprs in messages; render once, scrubbed, then drop it.
             text = logging.Formatter().formatException(record.exc_info)
-            record.msg = f"{record.msg}\n{scrub(text)}"
+            record.msg = f"{record.msg}\n{plain(scrub(text), keep_newlines=True)}"
             record.exc_info = None
             record.exc_text = None
         return True

@@ -264,7 +264,7 @@ def build_server(service: QwenService | Callable[[], QwenService]) -> QwenLangua
         if isinstance(settings, dict):
             opts = settings.get("qwen", settings)
             if isinstance(opts, dict):
-                ls.service.configure(options=opts)
+                ls.service.update_options(opts)
 
     @server.feature("qwen/auth")
     @rpc
@@ -437,6 +437,7 @@ def serve(
     tcp: tuple[str, int] | None = None,
     log_file: str | None = None,
     log_level: str = "INFO",
+    token_file: str | None = None,
 ) -> int:
     """Serve until `exit`. `launch` holds the launch flags as option names (`authType`, `model`,
     `openaiApiKey`, `openaiBaseUrl`)."""
@@ -450,8 +451,9 @@ def serve(
 
     server = build_server(make_service)
     if tcp is not None:
-        server.start_tcp(*tcp)
-        return 0
+        from .tcp import start_tcp
+
+        return start_tcp(server, *tcp, token_file=token_file)
     from .stdio import start_stdio
 
     return start_stdio(server)

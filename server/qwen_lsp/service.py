@@ -52,6 +52,7 @@ class QwenService:
         self._environ = dict(os.environ if environ is None else environ)
         self._launch = launch or Overrides()
         self._editor = Overrides()
+        self._editor_options: dict[str, Any] = {}
         self._session = Overrides()  # qwen/auth and qwen/selectModel choices (in memory)
         self._found = Overrides()  # models the endpoints listed (discovery), below the rest
         self._discovery: Discovery | None = None
@@ -75,12 +76,36 @@ class QwenService:
     ) -> None:
         """initialize / didChangeConfiguration: editor options sit just above launch flags."""
         if options is not None:
-            self._editor = Overrides.from_options(options, "initializationOptions")
-            for key in ("openaiApiKey",):
-                if isinstance(options.get(key), str):
-                    redact.register(options[key])
+            self._set_editor_options(dict(options))
         self.resolver.configure(workspace=workspace, overrides=self._overrides())
         self.publish()
+
+    def update_options(self, changed: Mapping[str, Any]) -> None:
+        """workspace/didChangeConfiguration: only the keys the editor sends change (null
+        removes one), so an empty change — eglot sends one on connect — forgets nothing. Trust
+        can be lowered by a change, never raised: a settings push must not unlock the project
+        files of a folder the editor called untrusted at start."""
+        merged = dict(self._editor_options)
+        for k, v in changed.items():
+            if k == "workspaceTrusted":
+                if v is False:
+                    merged[k] = False
+                continue
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        if merged == self._editor_options:
+            return
+        self._set_editor_options(merged)
+        self.resolver.configure(overrides=self._overrides())
+        self.publish()
+
+    def _set_editor_options(self, options: dict[str, Any]) -> None:
+        self._editor_options = options
+        self._editor = Overrides.from_options(options, "initializationOptions")
+        if isinstance(options.get("openaiApiKey"), str):
+            redact.register(options["openaiApiKey"])
 
     def _overrides(self) -> Overrides:
         return self._session.over(self._editor.over(self._launch.over(self._found)))
@@ -119,7 +144,7 @@ class QwenService:
             out["message"] = problem
         elif r.notice:
             out["message"] = r.notice
-        return out
+        return redact.scrub_tree(out)  # type: ignore[no-any-return]
 
     def publish(self, force: bool = False) -> None:
         """Tell listeners about the status if it changed since the last time."""
@@ -319,10 +344,18 @@ class QwenService:
     async def _auth_api_key(
         self, method: str, p: AuthParams, entry: ModelInfo | None
     ) -> dict[str, Any]:
+        r = self.resolution()
+        current_base = (
+            r.model.base_url.value
+            if r.model is not None and r.model.protocol == method and r.model.base_url
+            else None
+        )
         # A typed key for a modelProviders entry goes where that entry reads its key (its
         # envKey), so it is the typed key that gets proven, not what the variable held.
         key_var = entry.env_key if entry is not None and entry.env_key else KEY_VARS[method]
-        signed = Overrides.api_key_sign_in(method, p.apiKey, p.baseUrl, p.model, key_var)
+        signed = Overrides.api_key_sign_in(
+            method, p.apiKey, p.baseUrl, p.model, current_base, key_var
+        )
         # Keys given earlier for other protocols stay in memory; the method and model change.
         candidate = Overrides(
             auth_type=signed.auth_type,
@@ -651,11 +684,13 @@ class QwenService:
     def list_models(self) -> dict[str, Any]:
         r = self.resolution()
         self._discover(r)  # background; the answer never waits for it
-        return {
-            "authType": r.auth_type.value if r.auth_type else None,
-            "current": r.model.id if r.model else None,
-            "models": [m.to_json(m is r.model) for m in r.models],
-        }
+        return redact.scrub_tree(  # type: ignore[no-any-return]
+            {
+                "authType": r.auth_type.value if r.auth_type else None,
+                "current": r.model.id if r.model else None,
+                "models": [m.to_json(m is r.model) for m in r.models],
+            }
+        )
 
     async def list_models_async(self, refresh: bool = False) -> dict[str, Any]:
         if refresh:

@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import sys
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from pygls.server import JsonRPCServer
@@ -56,6 +56,10 @@ def parse_headers(block: bytes) -> int:
     if length > MAX_BODY_BYTES:
         raise FramingError(f"Content-Length {length} is too large")
     return length
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
 
 
 class _Out(asyncio.Protocol):
@@ -96,7 +100,7 @@ def _is_streamable(f: BinaryIO) -> bool:
 
 
 async def read_messages(
-    reader: asyncio.StreamReader, server: JsonRPCServer, writer: PipeWriter | None = None
+    reader: asyncio.StreamReader, server: JsonRPCServer, writer: Writer | None = None
 ) -> None:
     """Read framed messages until EOF and hand each to the protocol."""
     protocol = server.protocol

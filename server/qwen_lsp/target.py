@@ -25,6 +25,7 @@ class Generation:
     sampling_params: Mapping[str, Any] = field(default_factory=dict)
     custom_headers: Mapping[str, str] = field(default_factory=dict)
     extra_body: Mapping[str, Any] = field(default_factory=dict)
+    max_lifetime_ms: int | None = None  # None = adapter default (15 min); the whole answer
 
 
 @dataclass(frozen=True, slots=True)

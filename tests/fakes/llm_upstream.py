@@ -110,6 +110,10 @@ class Behaviour:
     hold_headers: bool = False
     cut_at: int | None = None
     framing: str = "chunked"
+    # Stream the first content event again and again until the client hangs up (an upstream
+    # that never ends); `event_delay` paces it, `endless_pad` makes each event bigger.
+    endless: bool = False
+    endless_pad: int = 0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Behaviour:
@@ -145,6 +149,7 @@ class ConnectionRecord:
     id: int
     requests: int = 0
     closed_by: str | None = None  # "client" | "server" | None while open
+    bytes_sent: int = 0  # by an endless stream
 
 
 class _Conn:
@@ -529,6 +534,8 @@ class FakeUpstream:
         w.write(_head(200, hdrs))
         await w.drain()
 
+        if b.endless:
+            return await self._stream_forever(conn, pieces, b, framing, gone)
         sent = 0
         for i, piece in enumerate(pieces):
             if b.hold is not None and not b.hold_headers and i == b.hold_at:
@@ -555,6 +562,29 @@ class FakeUpstream:
             conn.rec.closed_by = "server"
             return False
         return True
+
+    async def _stream_forever(
+        self, conn: _Conn, pieces: list[bytes], b: Behaviour, framing: str, gone: asyncio.Event
+    ) -> bool:
+        w = conn.writer
+        w.write(_frame(pieces[0], framing))
+        content = pieces[1] if len(pieces) > 1 else pieces[0]
+        if b.endless_pad:
+            # Pad inside the JSON text so every event stays a valid delta.
+            content = content.replace(b'"content": "', b'"content": "' + b"x" * b.endless_pad, 1)
+            content = content.replace(b'"content":"', b'"content":"' + b"x" * b.endless_pad, 1)
+        while not gone.is_set():
+            w.write(_frame(content, framing))
+            try:
+                await w.drain()
+            except (ConnectionError, OSError):
+                break
+            conn.rec.bytes_sent += len(content)
+            if b.event_delay:
+                await self._wait_or_gone(asyncio.sleep(b.event_delay), gone)
+            else:
+                await asyncio.sleep(0)
+        raise _ClientGone
 
     async def _wait_or_gone(self, aw: Any, gone: asyncio.Event) -> None:
         t1 = asyncio.ensure_future(aw)

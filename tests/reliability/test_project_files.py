@@ -65,7 +65,7 @@ def test_hostile_project_files_are_refused_with_diagnostics(
     # The workspace model that names OPENAI_API_KEY has no credentials, and says why.
     steal = next(m for m in cfg["models"] if m["id"] == "gpt-steal")
     assert steal["hasCredentials"] is False
-    assert "project file may not send your own key" in messages
+    assert "is not sent there" in messages
     err = lsp.error("qwen/complete", {"prompt": "hi", "model": "gpt-steal"})
     assert err["data"]["kind"] == "auth", err
     assert not [r for r in attacker.requests if "/user/" not in r.path]
@@ -88,7 +88,7 @@ def test_project_env_cannot_redirect_the_user_key_either(
     assert err["data"]["kind"] == "auth", err
     assert fake.requests == []
     cfg = lsp.result("qwen/config")
-    assert any("project file may not send your own key" in d["message"] for d in cfg["diagnostics"])
+    assert any("is not sent there" in d["message"] for d in cfg["diagnostics"])
 
 
 def test_a_project_may_use_a_key_it_supplies_itself(

@@ -152,6 +152,21 @@ def new_pkce_pair() -> tuple[str, str]:
     return verifier, create_s256_code_challenge(verifier)
 
 
+MAX_TOKEN_EXPIRES_IN = 366 * 24 * 3600
+MAX_DEVICE_EXPIRES_IN = 3600
+MAX_INTERVAL_S = 60.0
+
+
+def seconds_in_range(value: Any, default: float, maximum: float) -> float:
+    """A duration from a server answer: a finite positive number up to `maximum`, else
+    `default` (missing, wrong type, zero or negative) or `maximum` (too large, infinite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return default
+    if value <= 0:
+        return default
+    return float(min(value, maximum))
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceAuthorization:
     """What the user needs to approve the sign-in. The device code stays private."""
@@ -310,12 +325,10 @@ class QwenOAuth:
                 body.get("verification_uri_complete") or body.get("verification_uri") or ""
             ),
             user_code=str(body.get("user_code") or ""),
-            expires_in=int(expires_in)
-            if isinstance(expires_in, int | float) and expires_in > 0
-            else DEFAULT_DEVICE_EXPIRES_IN,
-            interval=float(interval)
-            if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0
-            else DEFAULT_INTERVAL_S,
+            expires_in=int(
+                seconds_in_range(expires_in, DEFAULT_DEVICE_EXPIRES_IN, MAX_DEVICE_EXPIRES_IN)
+            ),
+            interval=seconds_in_range(interval, DEFAULT_INTERVAL_S, MAX_INTERVAL_S),
             device_code=device_code,
         )
         log.info("Qwen sign-in started: open %s (code %s)", auth.verification_uri, auth.user_code)
@@ -445,9 +458,10 @@ class QwenOAuth:
                 "upstream", "The Qwen token answer has no refresh_token.", provider=PROVIDER
             )
         token_type = body.get("token_type")
-        expires_in = body.get("expires_in")
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-            expires_in = DEFAULT_TOKEN_EXPIRES_IN
+        # A nonsense lifetime (1e999, -5, "x") must not cost the rotated refresh token.
+        expires_in = seconds_in_range(
+            body.get("expires_in"), DEFAULT_TOKEN_EXPIRES_IN, MAX_TOKEN_EXPIRES_IN
+        )
         resource = body.get("resource_url")
         return Credentials(
             access_token=access,

@@ -73,6 +73,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+FUTURE_SKEW_MS = 2_000  # how far a lock mtime may be ahead of our clock and still count
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """One Qwen OAuth token set. `repr()`/`str()` never show a token."""
@@ -279,12 +282,16 @@ class TokenStore:
         return lock_id
 
     def break_stale_lock(self) -> bool:
-        """Remove the lock if it is older than `stale_lock_ms`; True when it was removed."""
+        """Remove the lock if it is older than `stale_lock_ms` (or dated in the future); True
+        when it was removed."""
         try:
             st = os.stat(self.lock_path)
         except FileNotFoundError:
             return True  # gone already: retry at once
-        if time.time() * 1000 - st.st_mtime_ns / 1e6 <= self.stale_lock_ms:
+        age_ms = time.time() * 1000 - st.st_mtime_ns / 1e6
+        # A lock "from the future" (clock skew, a copied file, a hostile touch) would otherwise
+        # never age and block every refresh forever: beyond a little skew it is stale too.
+        if -FUTURE_SKEW_MS <= age_ms <= self.stale_lock_ms:
             return False
         stale = self.lock_path.with_name(f"{self.lock_path.name}.stale.{uuid.uuid4()}")
         try:

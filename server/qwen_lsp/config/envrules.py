@@ -122,3 +122,18 @@ def is_loader_var(name: str) -> bool:
 def is_trust_var(name: str) -> bool:
     n = _norm(name)
     return n in TRUST_VARS or any(p.match(n) for p in _TRUST_PATTERNS)
+
+
+def secret_value_problem(value: str) -> str | None:
+    """Why `value` cannot be a key we store or send (None when it can). A key is one token:
+    whitespace, line or paragraph separators and control characters are refused outright,
+    because any of them could later become a new line in a `.env` file (a line of the
+    attacker's choosing) or split an HTTP header."""
+    import unicodedata
+
+    if not value:
+        return "it is empty"
+    for ch in value:
+        if ch.isspace() or unicodedata.category(ch)[0] in ("C", "Z"):
+            return f"it contains whitespace or a control character (U+{ord(ch):04X})"
+    return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import QwenError
 from ..fsutil import atomic_write_text
-from . import jsonc
+from . import envrules, jsonc
 from .edit import set_values, splice_array
 from .files import TooLarge, read_regular
 
@@ -163,10 +163,28 @@ def _edit(
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def set_env_var(env_path: Path, name: str, value: str) -> None:
-    """Set NAME=value in a .env file (0600), replacing an existing assignment, keeping the rest."""
-    if "\n" in value or "\r" in value:
-        raise QwenError("invalidParams", "Invalid params: `apiKey` must be a single line")
+    """Set NAME=value in a .env file (0600), replacing an existing assignment, keeping the rest.
+
+    Only `\n` separates lines here (not the other separators `str.splitlines` knows), and the
+    value is quoted so that no content can start a new line in any dotenv parser."""
+    problem = envrules.secret_value_problem(value)
+    if problem is not None:
+        raise QwenError("invalidParams", f"Invalid params: `apiKey` is not a valid key: {problem}")
+    if not _NAME.fullmatch(name):
+        raise QwenError("invalidParams", f"Invalid variable name {name!r}")
+    if "'" not in value:
+        quoted = f"'{value}'"  # single quotes: literal in every dotenv dialect
+    elif '"' not in value and "\\" not in value:
+        quoted = f'"{value}"'
+    else:
+        raise QwenError(
+            "invalidParams",
+            "Invalid params: a key with both quote kinds or a backslash cannot be saved to .env",
+        )
     try:
         if os.path.islink(env_path) and os.path.exists(env_path):
             env_path = Path(os.path.realpath(env_path))
@@ -175,8 +193,9 @@ def set_env_var(env_path: Path, name: str, value: str) -> None:
         raise QwenError(
             "config", f"Cannot update {env_path}: {e}; the key was not saved."
         ) from None
-    quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    lines = text.splitlines()
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
     out: list[str] = []
     replaced = False
     for line in lines:

@@ -17,9 +17,19 @@ Severity = Literal["error", "warning", "info"]
 
 @dataclass(frozen=True, slots=True)
 class Sourced(Generic[T]):
+    """A value and where it came from.
+
+    `origin` names who chose the value when that is not the user: "project" for files that
+    arrive with the code being opened (the workspace settings.json, a project `.env`, or a
+    user-level value that interpolated one of their variables), "qwen/auth" for a base URL a
+    client sent without a key. None means the user's own sources. A key is only ever sent to
+    a base URL whose origin is None or the key's own origin (the project guard in resolve.py).
+    """
+
     value: T
     source: str  # human readable: "flag --model", "env OPENAI_API_KEY", "/p/.env", ...
     kind: SourceKind = "default"
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

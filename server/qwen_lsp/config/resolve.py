@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from .. import catalog, redact
 from ..errors import QwenError
 from ..target import AUTH_TYPES, AuthType, Generation, ModelTarget, Protocol
 from . import envrules
-from .dotenv import EnvFile, find_env_file, read_user_env_file
+from .dotenv import EnvFile, find_env_file, home_candidates, read_user_env_file
 from .provenance import Diagnostic, Sourced
 from .settings import (
     AuthSection,
@@ -27,6 +27,7 @@ from .settings import (
     GenerationConfigModel,
     ModelConfigModel,
     SettingsFile,
+    VarRef,
     deep_merge,
     get_path,
     interpolate,
@@ -141,17 +142,23 @@ class Overrides:
         api_key: str | None,
         base_url: str | None,
         model: str | None,
+        current_base: str | None = None,
         key_var: str | None = None,
     ) -> Overrides:
-        """What `qwen/auth {method, apiKey, baseUrl, model}` means for resolution. `key_var`
-        is where the key goes (default: the protocol's key variable)."""
+        """What `qwen/auth {method, apiKey, baseUrl, model}` means for resolution. A base URL
+        that arrives without a key and differs from `current_base` is marked as chosen by the
+        caller ("qwen/auth"): a key the caller did not give in the same call never goes there.
+        `key_var` is where the key goes (default: the protocol's key variable)."""
         src = f"qwen/auth ({method})"
         env: dict[str, Sourced[str]] = {}
         var = key_var or KEY_VARS.get(method)
         if api_key and var:
-            env[var] = Sourced(api_key.strip(), src, "override")
+            env[var] = Sourced(api_key.strip(), src, "override", "qwen/auth")
         if base_url and method in BASE_VARS:
-            env[BASE_VARS[method]] = Sourced(base_url.strip(), src, "override")
+            url = base_url.strip()
+            same = current_base is not None and url.rstrip("/") == current_base.rstrip("/")
+            origin = None if same else "qwen/auth"
+            env[BASE_VARS[method]] = Sourced(url, src, "override", origin)
         return cls(
             auth_type=Sourced(method, src, "override"),
             model=Sourced(model.strip(), src, "override") if model and model.strip() else None,
@@ -175,6 +182,7 @@ class ModelInfo:
     source: str = "default"
     runtime: bool = False  # not from modelProviders: flags, env vars or defaults
     description: str | None = None
+    refusal: str | None = None  # why a key that exists is not used for this model
     origin: str = "configured"  # configured | preset | discovered
     provider: str | None = None  # the catalogue label of the provider, when known
 
@@ -322,13 +330,17 @@ class Resolution:
             return {"value": redact.mask(s.value) if secret else s.value, "source": s.source}
 
         relevant = _relevant_env_names(self)
+        credentials = credential_var_names(self)
         environment = {
-            name: sv(self.env[name], secret=_is_secret_name(name))
+            name: sv(
+                self.env[name],
+                secret=name in credentials or redact.is_known(self.env[name].value),
+            )
             for name in sorted(relevant)
             if name in self.env
         }
         current = self.model
-        return {
+        out = {
             "qwenHome": sv(self.qwen_home),
             "workspace": self.workspace,
             "workspaceTrusted": sv(self.trusted),
@@ -369,6 +381,7 @@ class Resolution:
             "problem": self.auth_problem(),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
+        return redact.scrub_tree(out)  # type: ignore[no-any-return]
 
 
 # ---- helpers used by the server and adapters ----------------------------------------------
@@ -417,6 +430,8 @@ def qwen_oauth_api_base(resource_url: str | None) -> str:
 
 
 def missing_key_message(info: ModelInfo) -> str:
+    if info.refusal:
+        return info.refusal
     if info.env_key:
         return (
             f"Missing credentials for model '{info.id}': set the environment variable "
@@ -439,9 +454,28 @@ def _key_name(key: Sourced[str]) -> str:
     return key.source.removeprefix("env ")
 
 
+def _refused_in_settings_env(name: str, scope: str) -> bool:
+    """Variables `env` in a settings file may not set (loader and home variables anywhere;
+    trust variables from the workspace file)."""
+    return (
+        envrules.is_loader_var(name)
+        or name.upper() == "QWEN_HOME"
+        or (scope == "workspace" and envrules.is_trust_var(name))
+    )
+
+
 def _is_secret_name(name: str) -> bool:
     up = name.upper()
     return any(h in up for h in _SECRET_HINTS)
+
+
+def credential_var_names(r: Resolution) -> set[str]:
+    """Every variable that holds a credential, whatever its name: the standard key variables,
+    every `envKey` any model names, and names that look secret."""
+    names = set(KEY_VARS.values()) | {CODING_PLAN_KEY_VAR}
+    names.update(m.env_key for m in r.models if m.env_key)
+    names.update(n for n in r.env if _is_secret_name(n))
+    return names
 
 
 def _relevant_env_names(r: Resolution) -> set[str]:
@@ -620,27 +654,63 @@ class _Build:
         self.env_file = find_env_file(
             self.workspace, self.home, self.qdir, self.trusted.value, self.diags, self.watched
         )
-        file_values = self.env_file.values if self.env_file else {}
-        self._shadowed_home_env(file_values)
-        home_env: dict[str, str] = {}
-        for p in (self.qdir / ".env", self.home / ".env"):
+        ef = self.env_file
+        self._shadowed_home_env(ef.values if ef is not None else {})
+        ef_origin = "project" if ef is not None and ef.level == "project" else None
+        home_env: dict[str, Sourced[str]] = {}
+        for p in home_candidates(self.home, self.qdir):
             for k, v in read_user_env_file(p).items():
-                home_env.setdefault(k, v)
-        self.home_env = home_env
+                if v:
+                    home_env.setdefault(k, Sourced(v, str(p), "dotenv"))
 
-        def lookup(name: str) -> str | None:
+        # Variables a project-level file may use: its own (the project .env, then the raw
+        # workspace `env`). Anything else it names stays literal, so a cloned repository cannot
+        # copy the user's secrets into a value it controls (a header, a URL, an envKey'd var).
+        project_vars: dict[str, Sourced[str]] = {}
+        ws = next((f for f in self.files if f.scope == "workspace" and f.status == "loaded"), None)
+        ws_env = ws.data.get("env") if ws is not None else None
+        if ws is not None and isinstance(ws_env, dict):
+            for k, v in ws_env.items():
+                if isinstance(v, str) and v and not _refused_in_settings_env(k, "workspace"):
+                    project_vars[k] = Sourced(v, f"{ws.path} (env.{k})", "settings", "project")
+        if ef is not None and ef_origin is not None:
+            for k, v in ef.values.items():
+                if v:
+                    project_vars[k] = Sourced(v, str(ef.path), "dotenv", "project")
+
+        def user_lookup(name: str) -> Sourced[str] | None:
             if name in envrules.NEVER_INTERPOLATED:
                 return None
             v = self.environ.get(name)
             if v:
-                return v
-            return file_values.get(name) or home_env.get(name)
+                return Sourced(v, f"env {name}", "env")
+            fv = ef.values.get(name) if ef is not None else None
+            if fv:
+                return Sourced(fv, str(ef.path), "dotenv", ef_origin)  # type: ignore[union-attr]
+            return home_env.get(name)
 
-        self.lookup = lookup
-        self.scoped = {
-            f.scope: interpolate(dict(f.data), lookup) for f in self.files if f.status == "loaded"
-        }
-        self.merged = interpolate(self.raw_merged, lookup)
+        def project_lookup(name: str) -> Sourced[str] | None:
+            if name in envrules.NEVER_INTERPOLATED:
+                return None
+            return project_vars.get(name)
+
+        self.scoped: dict[str, dict[str, Any]] = {}
+        self.refs: dict[str, dict[str, list[VarRef]]] = {}
+        merged: dict[str, Any] = {}
+        for f in self.files:
+            if f.status != "loaded":
+                continue
+            refs: list[VarRef] = []
+            lookup = project_lookup if f.scope == "workspace" else user_lookup
+            self.scoped[f.scope] = interpolate(dict(f.data), lookup, refs)
+            by_path: dict[str, list[VarRef]] = {}
+            for r in refs:
+                by_path.setdefault(r.path, []).append(r)
+            self.refs[f.scope] = by_path
+            if f.scope == "workspace":
+                self._report_foreign_refs(f, refs, user_lookup)
+            merged = deep_merge(merged, self.scoped[f.scope])
+        self.merged = merged
 
         env: dict[str, Sourced[str]] = {}
         for f in self.files:  # lowest scope first; a higher scope wins per key
@@ -661,14 +731,11 @@ class _Build:
                         Diagnostic("warning", f"`env.{k}` is not a string; ignored", str(f.path))
                     )
                     continue
-                if envrules.is_loader_var(k) or k.upper() == "QWEN_HOME":
-                    refused.append(k)
-                    continue
-                if f.scope == "workspace" and envrules.is_trust_var(k):
+                if _refused_in_settings_env(k, f.scope):
                     refused.append(k)
                     continue
                 if v.strip():
-                    env[k] = Sourced(v, f"{f.path} (env.{k})", "settings")
+                    env[k] = self._setting(f, f"env.{k}", v)
             if refused:
                 self.diags.append(
                     Diagnostic(
@@ -677,10 +744,10 @@ class _Build:
                         str(f.path),
                     )
                 )
-        if self.env_file:
-            for k, v in self.env_file.values.items():
+        if ef is not None:
+            for k, v in ef.values.items():
                 if v.strip():
-                    env[k] = Sourced(v, str(self.env_file.path), "dotenv")
+                    env[k] = Sourced(v, str(ef.path), "dotenv", ef_origin)
         for k, v in self.environ.items():
             if v.strip():
                 env[k] = Sourced(v, f"env {k}", "env")
@@ -715,12 +782,68 @@ class _Build:
                 )
             )
 
+    def _report_foreign_refs(
+        self,
+        f: SettingsFile,
+        refs: list[VarRef],
+        user_lookup: Callable[[str], Sourced[str] | None],
+    ) -> None:
+        """A project file named a variable it does not define: say so, once per place."""
+        seen: set[tuple[str, str]] = set()
+        for r in refs:
+            if r.value is not None or (r.path, r.name) in seen:
+                continue
+            seen.add((r.path, r.name))
+            yours = user_lookup(r.name) is not None
+            why = (
+                "is one of your own variables, and a project file may not copy your values "
+                "into settings it controls"
+                if yours
+                else "is not defined in a project-level file (this workspace's `env` or its .env)"
+            )
+            self.diags.append(
+                Diagnostic(
+                    "warning" if not yours else "error",
+                    f"`{r.path}` refers to ${r.name}, which {why}; it is left as written. "
+                    f"Define {r.name} in the project's .env or `env`, or move this setting to "
+                    "~/.qwen/settings.json.",
+                    str(f.path),
+                )
+            )
+
+    def _setting(
+        self, f: SettingsFile, path: str, value: str, label: str | None = None
+    ) -> Sourced[str]:
+        """A string from settings file `f` at `path`, with its provenance: a value that is
+        exactly one interpolated variable takes that variable's source; a project file, or a
+        user file that used a project variable, makes it project-chosen."""
+        where = label or f"{f.path} ({path})"
+        refs = [r for r in self.refs.get(f.scope, {}).get(path, []) if r.value is not None]
+        origin = "project" if f.scope == "workspace" else None
+        for r in refs:
+            if r.value is not None and r.value.origin is not None:
+                origin = r.value.origin
+        if len(refs) == 1 and refs[0].value is not None and refs[0].value.value == value:
+            via = refs[0].value
+            return Sourced(value, f"{via.source} (as ${refs[0].name} in {where})", via.kind, origin)
+        if refs:
+            used = ", ".join(f"${r.name} from {r.value.source}" for r in refs if r.value)
+            where = f"{where} (with {used})"
+        return Sourced(value, where, "settings", origin)
+
+    def _setting_at(self, dotted: str, value: str, label: str) -> Sourced[str]:
+        """Like `_setting`, for a merged value: the file that sets `dotted` owns it."""
+        f = owner_of(self.files, dotted)
+        if f is None:  # pragma: no cover - callers only ask for keys that are set
+            return Sourced(value, label, "settings")
+        return self._setting(f, dotted, value, label)
+
     def get(self, name: str) -> Sourced[str] | None:
         s = self.env.get(name)
         if s is None:
             return None
         v = s.value.strip()
-        return Sourced(v, s.source, s.kind) if v else None
+        return Sourced(v, s.source, s.kind, s.origin) if v else None
 
     # -- Qwen OAuth -----------------------------------------------------------------------
 
@@ -740,8 +863,18 @@ class _Build:
                 sv = get_path(self.scoped.get(scope, {}), "env.QWEN_OAUTH_BASE_URL")
                 if isinstance(sv, str) and sv.strip():
                     f = next(x for x in self.files if x.scope == scope)
-                    base = Sourced(sv.strip(), f"{f.path} (env.QWEN_OAUTH_BASE_URL)", "settings")
+                    base = self._setting(f, "env.QWEN_OAUTH_BASE_URL", sv.strip())
                     break
+        if base is not None and base.origin is not None:
+            # Where sign-in tokens go is the user's choice alone.
+            self.diags.append(
+                Diagnostic(
+                    "error",
+                    f"QWEN_OAUTH_BASE_URL ({base.source}) uses a value from a project file; "
+                    "ignored, the default is used. Set it in your shell or ~/.qwen/.env.",
+                )
+            )
+            base = None
         if base is not None:
             parts = urlsplit(base.value)
             ok = parts.scheme == "https" or (
@@ -822,9 +955,10 @@ class _Build:
                     )
                 )
                 continue
+            owner_file = owner_of(self.files, f"modelProviders.{pid}")
             for i, raw in enumerate(models):
                 where = f"modelProviders.{pid}[{i}]"
-                info = self._entry(protocol, raw, where, pfile)
+                info = self._entry(protocol, raw, where, pfile, owner_file)
                 if info is None:
                     continue
                 key = (info.protocol, info.id, info.base_url.value if info.base_url else None)
@@ -849,7 +983,14 @@ class _Build:
                 entries.append(self._extra(x))
         self.registry = entries
 
-    def _entry(self, protocol: str, raw: Any, where: str, file: str | None) -> ModelInfo | None:
+    def _entry(
+        self,
+        protocol: str,
+        raw: Any,
+        where: str,
+        file: str | None,
+        owner: SettingsFile | None = None,
+    ) -> ModelInfo | None:
         if not isinstance(raw, dict):
             self.diags.append(Diagnostic("warning", f"`{where}` must be an object; skipped", file))
             return None
@@ -873,8 +1014,10 @@ class _Build:
             )
             return None
         if m.baseUrl is not None:
-            base: Sourced[str] | None = Sourced(
-                m.baseUrl.rstrip("/"), label + ".baseUrl", "settings"
+            base: Sourced[str] | None = (
+                self._setting(owner, f"{where}.baseUrl", m.baseUrl.rstrip("/"), label + ".baseUrl")
+                if owner is not None
+                else Sourced(m.baseUrl.rstrip("/"), label + ".baseUrl", "settings")
             )
             scheme = urlsplit(m.baseUrl).scheme.lower()
             if scheme not in ("http", "https"):
@@ -890,6 +1033,7 @@ class _Build:
         else:
             base = self._runtime_base(protocol, None)
         key: Sourced[str] | None = None
+        refusal: str | None = None
         if m.envKey is None:
             self.diags.append(
                 Diagnostic(
@@ -900,9 +1044,9 @@ class _Build:
                 )
             )
         else:
-            key = self.get(m.envKey)
+            key, refusal = self._entry_key(m.envKey, protocol, where, m.id, owner, file)
         if key is not None and base is not None:
-            key = self._guard_project_base(key, base, f"model '{m.id}' (`{where}`)", file)
+            key, refusal = self._guarded_key(key, base, f"model '{m.id}' (`{where}`)", file)
         if key is not None and base is not None:
             try:
                 check_credential_url(base.value, base.source)
@@ -919,14 +1063,16 @@ class _Build:
             generation=_generation(m.generationConfig, self.environ, atomic=True),
             source=label,
             description=m.description,
+            refusal=refusal,
             provider=_provider_label(protocol, base.value if base else None, m.envKey),
         )
 
     def _extra(self, x: ExtraModel) -> ModelInfo:
         what = f"{x.origin} model '{x.id}'"
         key = self.get(x.env_key)
+        refusal: str | None = None
         if key is not None:
-            key = self._guard_project_base(key, x.base_url, what, None)
+            key, refusal = self._guarded_key(key, x.base_url, what, None)
         if key is not None:
             try:
                 check_credential_url(x.base_url.value, x.base_url.source)
@@ -944,41 +1090,84 @@ class _Build:
             source=f"{x.origin} ({x.provider or x.protocol})",
             origin=x.origin,
             provider=x.provider,
+            refusal=refusal,
         )
 
     # -- project files may not redirect the user's keys ----------------------------------
 
-    def _from_project(self, s: Sourced[Any]) -> bool:
-        """True when a value came from a project-level file (the workspace settings.json or a
-        project `.env`): files that arrive with the code being opened."""
-        if s.kind == "dotenv":
-            ef = self.env_file
-            return ef is not None and ef.level == "project" and s.source == str(ef.path)
-        if s.kind == "settings":
-            ws = next((f for f in self.files if f.scope == "workspace"), None)
-            return ws is not None and ws.status == "loaded" and s.source.startswith(str(ws.path))
-        return False
-
-    def _guard_project_base(
-        self, key: Sourced[str], base: Sourced[str], what: str, file: str | None
-    ) -> Sourced[str] | None:
-        """A base URL chosen by a project file gets only a key that a project file supplied:
-        otherwise a cloned repository could send the user's own OPENAI_API_KEY (shell, user
-        .env, user settings, editor) to a host of its choosing. Loopback is no exception (a
-        local port can forward anywhere)."""
-        if not self._from_project(base) or self._from_project(key):
-            return key
-        self.diags.append(
-            Diagnostic(
-                "error",
-                f"{what}: the base URL {base.value} comes from a project file ({base.source}) "
-                f"but its key comes from {key.source}; a project file may not send your own "
-                "key to a host it chooses, so the model has no credentials. Set the base URL "
-                "in your user settings (~/.qwen/settings.json) or your shell instead.",
-                file or base.source,
-            )
+    def _entry_key(
+        self,
+        env_key: str,
+        protocol: str,
+        where: str,
+        model_id: str,
+        owner: SettingsFile | None,
+        file: str | None,
+    ) -> tuple[Sourced[str] | None, str | None]:
+        """The key an entry's `envKey` names. When a project chose that name (a workspace entry,
+        or a user entry whose envKey interpolated a project variable), it may read only its own
+        variables or the standard credential variables of the protocols, never an arbitrary
+        secret of the user's (`GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`, ...)."""
+        key = self.get(env_key)
+        if key is None or owner is None:
+            return key, None
+        chosen_by_project = owner.scope == "workspace" or any(
+            r.value is not None and r.value.origin is not None
+            for r in self.refs.get(owner.scope, {}).get(f"{where}.envKey", [])
         )
-        return None
+        if not chosen_by_project or key.origin is not None or env_key in self._credential_vars():
+            return key, None
+        why = (
+            f"model '{model_id}' (`{where}`): its envKey {env_key} was chosen by a project file, "
+            f"and {env_key} ({key.source}) is not a credential variable of yours, so it is not "
+            f"sent anywhere. Define {env_key} in the project's .env, or use a standard key "
+            f"variable such as {KEY_VARS.get(protocol, 'OPENAI_API_KEY')}."
+        )
+        self.diags.append(Diagnostic("error", why, file))
+        return None, why
+
+    def _credential_vars(self) -> set[str]:
+        """Variables that hold the user's model keys: the standard ones and those the user's
+        own (non-project) modelProviders entries name."""
+        names = set(KEY_VARS.values()) | {CODING_PLAN_KEY_VAR}
+        for f in self.files:
+            if f.scope == "workspace" or f.status != "loaded":
+                continue
+            providers = f.data.get("modelProviders")
+            if not isinstance(providers, dict):
+                continue
+            for entries in providers.values():
+                for e in entries if isinstance(entries, list) else ():
+                    ek = e.get("envKey") if isinstance(e, dict) else None
+                    if isinstance(ek, str) and "$" not in ek:
+                        names.add(ek.strip())
+        return names
+
+    def _guarded_key(
+        self, key: Sourced[str], base: Sourced[str], what: str, file: str | None
+    ) -> tuple[Sourced[str] | None, str | None]:
+        """A base URL chosen by someone other than the user (a project file, a qwen/auth call
+        that gave no key) gets only a key that the same party supplied: otherwise a cloned
+        repository could send the user's own OPENAI_API_KEY (shell, user .env, user settings,
+        editor) to a host of its choosing. Loopback is no exception (a local port can forward
+        anywhere). Returns the key, or None and the reason."""
+        if base.origin is None or key.origin == base.origin:
+            return key, None
+        if base.origin == "project":
+            why = (
+                f"{what}: the base URL {base.value} comes from a project file ({base.source}), "
+                f"so your key from {key.source} is not sent there. Set the base URL in "
+                "~/.qwen/settings.json or your shell, or put a key for that host in the "
+                "project's .env."
+            )
+        else:
+            why = (
+                f"{what}: the base URL {base.value} was given ({base.source}) without a key, so "
+                f"your key from {key.source} is not sent to that new host. Sign in again with "
+                "the key and the base URL together."
+            )
+        self.diags.append(Diagnostic("error", why, file or base.source))
+        return None, why
 
     # -- runtime (non-registry) values per protocol ----------------------------------------
 
@@ -1006,18 +1195,22 @@ class _Build:
             legacy = self._legacy_auth()
             if legacy and legacy.apiKey and legacy.apiKey.strip():
                 f = _file_of(self.files, "security.auth.apiKey")
-                key = Sourced(legacy.apiKey.strip(), f"{f} (security.auth.apiKey)", "settings")
+                key = self._setting_at(
+                    "security.auth.apiKey", legacy.apiKey.strip(), f"{f} (security.auth.apiKey)"
+                )
         return key
 
     def _runtime_base(self, protocol: str, key: Sourced[str] | None) -> Sourced[str]:
         b = self.get(BASE_VARS[protocol])
         if b is not None:
-            return Sourced(b.value.rstrip("/"), b.source, b.kind)
+            return Sourced(b.value.rstrip("/"), b.source, b.kind, b.origin)
         legacy = self._legacy_auth()
         if legacy and legacy.baseUrl and legacy.baseUrl.strip():
             f = _file_of(self.files, "security.auth.baseUrl")
-            return Sourced(
-                legacy.baseUrl.strip().rstrip("/"), f"{f} (security.auth.baseUrl)", "settings"
+            return self._setting_at(
+                "security.auth.baseUrl",
+                legacy.baseUrl.strip().rstrip("/"),
+                f"{f} (security.auth.baseUrl)",
             )
         if protocol == "openai":
             k = key or self.get(KEY_VARS["openai"])
@@ -1041,8 +1234,9 @@ class _Build:
         key0 = self.get(KEY_VARS[protocol])
         base = self._runtime_base(protocol, key0)
         key = self._runtime_key(protocol, base)
+        refusal: str | None = None
         if key is not None:
-            key = self._guard_project_base(key, base, f"{protocol} model '{model_id}'", None)
+            key, refusal = self._guarded_key(key, base, f"{protocol} model '{model_id}'", None)
         if key is not None:
             try:
                 check_credential_url(base.value, base.source)
@@ -1058,6 +1252,7 @@ class _Build:
             generation=self.top_generation,
             source=source,
             runtime=True,
+            refusal=refusal,
             provider=_provider_label(protocol, base.value, None),
         )
 
@@ -1281,9 +1476,14 @@ class _Build:
         return candidates[0]
 
     def _register_secrets(self) -> None:
+        names = set(KEY_VARS.values()) | {CODING_PLAN_KEY_VAR}
+        names.update(e.env_key for e in self.registry if e.env_key)
         for name, s in self.env.items():
-            if _is_secret_name(name):
+            if name in names or _is_secret_name(name):
                 redact.register(s.value)
+        for m in self.models:
+            if m.key is not None:
+                redact.register(m.key.value)
         legacy = self._legacy_auth()
         if legacy and legacy.apiKey:
             redact.register(legacy.apiKey)
@@ -1327,10 +1527,13 @@ def _generation(
         env_t = environ.get("QWEN_CODE_API_TIMEOUT_MS", "").strip()
         if env_t.isdigit():
             timeout = int(env_t)
+    lifetime = environ.get("QWEN_STREAM_MAX_LIFETIME_MS", "").strip()
+    max_lifetime = int(lifetime) if lifetime.isdigit() and int(lifetime) > 0 else None
     if g is None:
-        return Generation(timeout_ms=timeout)
+        return Generation(timeout_ms=timeout, max_lifetime_ms=max_lifetime)
     return Generation(
         timeout_ms=timeout,
+        max_lifetime_ms=max_lifetime,
         max_retries=g.maxRetries,
         sampling_params=dict(g.samplingParams or {}),
         custom_headers=dict(g.customHeaders or {}),

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import jsonc
 from .files import read_config_text
-from .provenance import Diagnostic
+from .provenance import Diagnostic, Sourced
 
 Scope = Literal["system-defaults", "user", "workspace", "system"]
 # Lowest priority first: later scopes win when merged.
@@ -96,8 +96,23 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 _VAR = re.compile(r"\$\{([^}]+)\}|\$(\w+)")
 
 
-def interpolate(value: Any, lookup: Callable[[str], str | None]) -> Any:
-    """Replace `$VAR` and `${VAR}` in every string; unresolved references stay literal."""
+@dataclass(frozen=True)
+class VarRef:
+    """One `$VAR` reference met while interpolating a settings file."""
+
+    path: str  # where the string sits in its file, e.g. "modelProviders.openai[0].baseUrl"
+    name: str
+    value: Sourced[str] | None  # what it resolved to; None = left literal
+
+
+def interpolate(
+    value: Any,
+    lookup: Callable[[str], Sourced[str] | None],
+    refs: list[VarRef] | None = None,
+    path: str = "",
+) -> Any:
+    """Replace `$VAR` and `${VAR}` in every string; unresolved references stay literal. Each
+    reference is recorded in `refs` so provenance can follow the values that came through."""
     if isinstance(value, str):
         if "$" not in value:
             return value
@@ -105,13 +120,18 @@ def interpolate(value: Any, lookup: Callable[[str], str | None]) -> Any:
         def sub(m: re.Match[str]) -> str:
             name = m.group(1) or m.group(2)
             got = lookup(name)
-            return m.group(0) if got is None else got
+            if refs is not None:
+                refs.append(VarRef(path, name, got))
+            return m.group(0) if got is None else got.value
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate(v, lookup) for k, v in value.items()}
+        return {
+            k: interpolate(v, lookup, refs, f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [interpolate(v, lookup) for v in value]
+        return [interpolate(v, lookup, refs, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 

@@ -46,6 +46,12 @@ MAX_BACKOFF_S = 8.0  # our own exponential steps stop growing here
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is not waited for: we fail with retry_after set
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body we read (enough for any real message)
 DRAIN_S = 1.0  # after the terminal event, how long we wait for the body to end (keep-alive)
+# Every answer is bounded: an upstream that streams valid deltas forever must not keep a
+# request (and its memory) alive forever. The lifetime matches the Qwen Code CLI's default
+# (QWEN_STREAM_MAX_LIFETIME_MS overrides it); no completion an editor asks for comes near the
+# size bound.
+DEFAULT_MAX_LIFETIME_MS = 900_000
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 USER_AGENT = f"qwen-lsp/{__version__} ({sys.platform}; {platform.machine() or 'unknown'})"
 
@@ -425,6 +431,15 @@ def _timeout_error(target: ModelTarget, provider: str, t: float | None, when: st
     )
 
 
+def _over_bound(target: ModelTarget, provider: str, what: str) -> QwenError:
+    return QwenError(
+        "upstream",
+        f"The answer from {host_of(target.base_url)} for model {target.model_id} {what}; it "
+        "was stopped. The endpoint may be misbehaving: check the base URL, or try again.",
+        provider=provider,
+    )
+
+
 def early_end(target: ModelTarget, provider: str, why: str) -> QwenError:
     return QwenError(
         "upstream",
@@ -543,12 +558,27 @@ async def run_stream(
     url, headers, body = adapter.prepare(target, request)
     resp, lane = await _send(target, provider, "POST", url, headers, body)
     t = timeout_of(target)
+    lifetime_ms = target.generation.max_lifetime_ms or DEFAULT_MAX_LIFETIME_MS
+    ends_at = time.monotonic() + lifetime_ms / 1000
     try:
         parser = SSEParser()
         dec = adapter.decoder(target)
         chunks = resp.aiter_bytes()
+        received = 0
         try:
             async for chunk in chunks:
+                received += len(chunk)
+                if received > MAX_ANSWER_BYTES:
+                    raise _over_bound(
+                        target, provider, f"grew past {MAX_ANSWER_BYTES // (1024 * 1024)} MiB"
+                    )
+                if time.monotonic() > ends_at:
+                    raise _over_bound(
+                        target,
+                        provider,
+                        f"was still going after {lifetime_ms / 1000:g}s "
+                        "(QWEN_STREAM_MAX_LIFETIME_MS)",
+                    )
                 for name, data in parser.feed(chunk):
                     for item in dec.event(name, data):
                         yield item

@@ -397,6 +397,7 @@ class QwenService:
                 ),
             )
         self._set_session(candidate)
+        self._apply_discovered()  # the proof's listing, if it was one
         self.publish()
         out: dict[str, Any] = {"status": "signedIn", "method": method}
         if message:
@@ -466,7 +467,9 @@ class QwenService:
         key = p.apiKey.strip() if p.apiKey else None
         if key is None:
             have = r.env.get(env_key)
-            if have is None or not have.value.strip():
+            # An endpoint the caller names gets only a key given in the same call (the
+            # resolver's guard): a saved key is never sent to a new host.
+            if have is None or not have.value.strip() or spec.needs_base_url:
                 return {
                     "status": "failed",
                     "method": method,
@@ -481,7 +484,8 @@ class QwenService:
         if wanted and wanted not in model_ids:
             model_ids.append(wanted)
         src = f"{spec.label} ({region.label if region else base_url})"
-        base_s = Sourced(base_url, src, "default")
+        chosen_here = "qwen/auth" if spec.needs_base_url else None  # else: the catalogue's
+        base_s = Sourced(base_url, src, "default", chosen_here)
         extras = tuple(
             ExtraModel(
                 id=mid,
@@ -497,7 +501,7 @@ class QwenService:
         target_model = wanted or (model_ids[0] if model_ids else None)
         env = dict(self._session.env)
         if key is not None:
-            env[env_key] = Sourced(key, f"qwen/auth ({spec.id})", "override")
+            env[env_key] = Sourced(key, f"qwen/auth ({spec.id})", "override", "qwen/auth")
         others = tuple(x for x in self._session.extra if x.provider != spec.label)
         lists = spec.lists_models
         if target_model is None and not lists:
@@ -584,6 +588,7 @@ class QwenService:
             )
         self._set_session(candidate)
         self._error = None
+        self._apply_discovered()  # the proof's listing, if it was one
         self.publish()
         out: dict[str, Any] = {
             "status": "signedIn",

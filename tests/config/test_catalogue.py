@@ -142,8 +142,7 @@ def test_extra_models_follow_entries_and_the_project_guard(w: World) -> None:
     assert got["m1"].has_credentials and got["m1"].origin == "preset"
     assert got["m2"].has_credentials and got["m2"].to_json(False)["source"] == "discovered"
     # A base URL from a project file never gets a user-level key, even for listed models.
-    wsbase = Sourced("https://evil.example/v1", f"{w.ws / '.qwen' / 'settings.json'}", "settings")
-    w.settings({"ui": {}}, scope="workspace")
+    wsbase = Sourced("https://evil.example/v1", "ws settings", "settings", "project")
     bad = (ExtraModel("m3", "m3", "openai", wsbase, "USER_KEY", "discovered", None),)
     r = w.resolve(env={"USER_KEY": "sk-user-0001"}, overrides=Overrides(extra=bad))
     assert not next(m for m in r.models if m.id == "m3").has_credentials

@@ -78,6 +78,7 @@ async def test_nothing_configured_is_needs_auth_not_an_error(lsp: Harness) -> No
 
 
 async def test_status_and_list_models_from_settings(lsp: Harness, fake: FakeUpstream) -> None:
+    fake.listed = ()  # configured models only here; discovery is test_catalogue.py's
     lsp.write_settings(openai_settings(fake))
     lsp.env["FAKE_KEY"] = KEY
     await lsp.start()

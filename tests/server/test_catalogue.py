@@ -86,6 +86,10 @@ async def test_coding_plan_key_gets_the_ten_models_and_completes_on_each(
     assert [m["id"] for m in preset] == TEN
     assert {m["provider"] for m in preset} == {"Alibaba Cloud Coding Plan"}
     assert all(m["hasCredentials"] and m["baseUrl"] == f"{fake.url}/v1" for m in preset)
+    # The proof was the endpoint's listing: what it lists beyond the preset shows at once.
+    disc = {m["id"]: m for m in listed["models"] if m["source"] == "discovered"}
+    assert "qwen3-coder-flash" in disc and "qwen3-coder-plus" not in disc
+    assert disc["qwen3-coder-flash"]["provider"] == "Alibaba Cloud Coding Plan"
     for mid in TEN:
         out = await lsp.request("qwen/complete", {"prompt": f"hi {mid}", "model": mid})
         assert out["text"] == f"echo: hi {mid}" and out["model"] == mid
@@ -264,7 +268,10 @@ async def test_persisted_preset_sign_in_is_written_like_the_cli_and_survives_a_r
     assert data["security"]["auth"]["selectedType"] == "openai"
     env = lsp.qwen_home / ".env"
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
-    assert f'BAILIAN_CODING_PLAN_API_KEY="{SP_KEY}"' in env.read_text()
+    assert env.read_text().splitlines()[0] in (
+        f"BAILIAN_CODING_PLAN_API_KEY='{SP_KEY}'",
+        f'BAILIAN_CODING_PLAN_API_KEY="{SP_KEY}"',
+    )
     assert SP_KEY not in text
     await lsp.stop()
 
@@ -426,3 +433,28 @@ async def test_oauth_sign_in_switches_only_on_success_and_stays_signed_in(
     after = lsp.settings()
     assert after["qwenLsp"]["authType"] is None
     assert after["security"]["auth"]["selectedType"] == "openai"
+
+
+async def test_custom_endpoint_takes_its_models_from_the_listing(
+    lsp: Harness, fake: FakeUpstream
+) -> None:
+    lsp.env["SAVED_KEY"] = "sk-fake-saved-0001"
+    await lsp.start()
+    # A new endpoint named by the caller gets only a key given in the same call.
+    res = await lsp.request("qwen/auth", {"provider": "custom", "baseUrl": f"{fake.url}/v1"})
+    assert res["status"] == "failed" and "key" in res["message"]
+    assert fake.requests == []
+    res = await lsp.request(
+        "qwen/auth",
+        {"provider": "custom", "baseUrl": f"{fake.url}/v1", "apiKey": "sk-fake-local-0001"},
+    )
+    assert res["status"] == "signedIn" and res["model"] == "qwen3-coder-plus"
+    out = await lsp.request("qwen/listModels", {"refresh": True})
+    ids = {m["id"] for m in out["models"] if m["baseUrl"] == f"{fake.url}/v1"}
+    assert {"qwen3-coder-plus", "qwen3-coder-flash"} <= ids
+    done = await lsp.request("qwen/complete", {"prompt": "c", "model": "qwen3-coder-flash"})
+    assert done["model"] == "qwen3-coder-flash"
+    assert fake.requests[-1].headers["authorization"] == "Bearer sk-fake-local-0001"
+    cfg = await lsp.request("qwen/config", {})
+    var = "QWEN_CUSTOM_API_KEY_OPENAI_HTTP_127_0_0_1_" + fake.url.rsplit(":", 1)[1] + "_V1"
+    assert any(m.get("envKey") == var for m in cfg["models"])

@@ -69,7 +69,8 @@ def parse_listing(protocol: str, body: bytes) -> list[str]:
     out: list[str] = []
     for mid in ids:
         mid = mid.strip()
-        if mid and len(mid) <= 512 and mid not in out and _chat_model(mid):
+        # An id is shown in pickers and sent back on the wire: printable and bounded only.
+        if mid and len(mid) <= 512 and mid.isprintable() and mid not in out and _chat_model(mid):
             out.append(mid)
     return out[:MAX_MODELS]
 

@@ -31,6 +31,7 @@ class AuthTypeSpec:
     base_var: str | None = None
     model_vars: tuple[str, ...] = ()
     default_base: str | None = None
+    lists_models: bool = False  # the wire API has a model listing (discovery)
 
 
 AUTH_TYPE_SPECS: tuple[AuthTypeSpec, ...] = (
@@ -43,6 +44,7 @@ AUTH_TYPE_SPECS: tuple[AuthTypeSpec, ...] = (
         "OPENAI_BASE_URL",
         ("OPENAI_MODEL", "QWEN_MODEL"),
         "https://api.openai.com/v1",
+        lists_models=True,
     ),
     AuthTypeSpec(
         "openai-responses",
@@ -61,6 +63,7 @@ AUTH_TYPE_SPECS: tuple[AuthTypeSpec, ...] = (
         "ANTHROPIC_BASE_URL",
         ("ANTHROPIC_MODEL",),
         "https://api.anthropic.com",
+        lists_models=True,
     ),
     AuthTypeSpec(
         "gemini",
@@ -70,6 +73,7 @@ AUTH_TYPE_SPECS: tuple[AuthTypeSpec, ...] = (
         "GOOGLE_GEMINI_BASE_URL",
         ("GEMINI_MODEL",),
         "https://generativelanguage.googleapis.com",
+        lists_models=True,
     ),
     AuthTypeSpec(
         "vertex-ai",
@@ -84,6 +88,7 @@ AUTH_TYPE_SPECS: tuple[AuthTypeSpec, ...] = (
 
 AUTH_TYPE_IDS: tuple[str, ...] = tuple(a.id for a in AUTH_TYPE_SPECS)
 API_KEY_TYPES: tuple[str, ...] = tuple(a.id for a in AUTH_TYPE_SPECS if a.key_var)
+LISTING_TYPES: tuple[str, ...] = tuple(a.id for a in AUTH_TYPE_SPECS if a.lists_models)
 _BY_TYPE = {a.id: a for a in AUTH_TYPE_SPECS}
 
 

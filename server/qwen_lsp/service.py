@@ -410,7 +410,7 @@ class QwenService:
         from . import providers
 
         try:
-            if lists and target.protocol in ("openai", "anthropic", "gemini"):
+            if lists and target.protocol in catalog.LISTING_TYPES:
                 from .providers.discovery import fetch_models
 
                 ids = await fetch_models(target)
@@ -632,7 +632,7 @@ class QwenService:
         for m in r.models:
             if m.origin == "discovered" or not m.has_credentials or m.base_url is None:
                 continue
-            if m.protocol not in ("openai", "anthropic", "gemini"):
+            if m.protocol not in catalog.LISTING_TYPES:
                 continue
             spec = next((x for x in catalog.PROVIDERS if x.label == m.provider and x.regions), None)
             if spec is not None and not spec.lists_models:

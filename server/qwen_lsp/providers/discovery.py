@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from qwen_lsp.catalog import LISTING_TYPES
 from qwen_lsp.errors import QwenError
 from qwen_lsp.target import Generation, ModelTarget
 
-LISTING_PROTOCOLS = ("openai", "anthropic", "gemini")
+LISTING_PROTOCOLS = LISTING_TYPES
 TIMEOUT_MS = 5_000
 MAX_BYTES = 1024 * 1024
 FRESH_S = 600.0  # a listing this young is not asked again

@@ -656,6 +656,8 @@ class QwenService:
             asyncio.get_running_loop()
         except RuntimeError:
             return []
+        if not r.discover_models:
+            return []
         sources = self._listing_sources(r)
         if not sources:
             return []
@@ -670,7 +672,7 @@ class QwenService:
             return
         r = self.resolution()
         extras: list[ExtraModel] = []
-        for m, t in self._listing_sources(r):
+        for m, t in self._listing_sources(r) if r.discover_models else ():
             ids = d.cached(t) or []
             assert m.base_url is not None
             var = m.env_key or KEY_VARS[m.protocol]

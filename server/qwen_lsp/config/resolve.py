@@ -216,6 +216,7 @@ class Resolution:
     enforced_type: Sourced[str] | None
     diagnostics: tuple[Diagnostic, ...]
     notice: str | None  # a warning the status bar should show (e.g. a model fallback)
+    discover_models: bool  # `qwenLsp.discoverModels` (default true)
     watched: tuple[Path, ...] = field(repr=False)
 
     # -- lookups --
@@ -547,6 +548,7 @@ class _Build:
             oauth_signed_in=self.oauth_signed_in,
             enforced_type=self.enforced,
             diagnostics=tuple(self.diags),
+            discover_models=get_path(self.merged, "qwenLsp.discoverModels") is not False,
             notice=self.notice,
             watched=tuple(dict.fromkeys(self.watched)),
         )

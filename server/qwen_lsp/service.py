@@ -63,6 +63,10 @@ class QwenService:
         self._sign_in_message = ""
         self._sign_in_task: asyncio.Task[None] | None = None
         self._error: str | None = None  # last sign-in failure, until the next change
+        # The last failed completion and the resolution it failed under: shown while the
+        # configuration is unchanged, until a completion succeeds or the user changes something.
+        self._last_error: dict[str, Any] | None = None
+        self._last_error_from: Resolution | None = None
         self._listeners: list[StatusListener] = []
         self._last_status: dict[str, Any] | None = None
         self._last_models: dict[str, Any] | None = None
@@ -144,7 +148,31 @@ class QwenService:
             out["message"] = problem
         elif r.notice:
             out["message"] = r.notice
+        problems = config_problems(r)
+        if problems is not None:
+            out["problems"] = problems
+        if self._last_error is not None and self._last_error_from == r:
+            out["lastError"] = self._last_error
         return redact.scrub_tree(out)  # type: ignore[no-any-return]
+
+    def _completion_failed(self, r: Resolution, info: ModelInfo, e: Exception) -> None:
+        if isinstance(e, QwenError):
+            kind, message = e.kind, redact.scrub(e.message)
+        else:
+            kind = "upstream"
+            message = f"Internal error in qwen-lsp ({type(e).__name__}); see the server log."
+        self._last_error = {"kind": kind, "message": message, "model": info.id}
+        self._last_error_from = r
+        self.publish()
+
+    def _completion_succeeded(self) -> None:
+        if self._last_error is not None:
+            self._clear_last_error()
+            self.publish()
+
+    def _clear_last_error(self) -> None:
+        self._last_error = None
+        self._last_error_from = None
 
     def publish(self, force: bool = False) -> None:
         """Tell listeners about the status if it changed since the last time."""
@@ -220,6 +248,7 @@ class QwenService:
             return {"status": "failed", "method": method, "message": refused}
         self._cancel_sign_in()
         self._error = None
+        self._clear_last_error()
         if method == "qwen-oauth":
             if p.apiKey:
                 raise QwenError(
@@ -609,6 +638,7 @@ class QwenService:
         await oauth.sign_out()
         self._set_session(Overrides())
         self._error = None
+        self._clear_last_error()
         self.resolver.invalidate()
         self.publish()
         return {"status": self.status()["state"]}
@@ -734,6 +764,7 @@ class QwenService:
         ).over(self._session)
         self._set_session(session)
         self._error = None
+        self._clear_last_error()
         self.publish()
         return self.list_models()
 
@@ -774,6 +805,28 @@ class QwenService:
         return r.model
 
     async def run(
+        self,
+        r: Resolution,
+        info: ModelInfo,
+        request: CompletionRequest,
+        on_delta: DeltaSink | None,
+    ) -> dict[str, Any]:
+        """One completion on `info`; its outcome becomes the status's `lastError` (a
+        cancellation is no outcome: a newer keystroke or the user stopped it; bad params are
+        the client's mistake, answered to the client)."""
+        try:
+            out = await self._stream(r, info, request, on_delta)
+        except QwenError as e:
+            if e.kind not in ("cancelled", "invalidParams"):
+                self._completion_failed(r, info, e)
+            raise
+        except Exception as e:
+            self._completion_failed(r, info, e)
+            raise
+        self._completion_succeeded()
+        return out
+
+    async def _stream(
         self,
         r: Resolution,
         info: ModelInfo,
@@ -833,6 +886,16 @@ class QwenService:
 
             with contextlib.suppress(Exception):
                 await providers.aclose()
+
+
+def config_problems(r: Resolution) -> dict[str, Any] | None:
+    """`qwen/status.problems`: the configuration diagnostics a user must fix (errors and
+    warnings), counted, with the most severe first one spelled out; None when there are none."""
+    found = [d for d in r.diagnostics if d.severity in ("error", "warning")]
+    if not found:
+        return None
+    first = next((d for d in found if d.severity == "error"), found[0])
+    return {"count": len(found), "first": first.to_json()}
 
 
 async def _drain(events: Any, parts: list[str], on_delta: DeltaSink | None) -> Finish:

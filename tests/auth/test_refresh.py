@@ -223,3 +223,41 @@ async def test_store_written_by_another_store_is_used(
         assert creds is not None and creds.access_token == token["access_token"]
     finally:
         await oauth.aclose()
+
+
+@pytest.mark.parametrize("lifetime", [float("inf"), 1e308, -5, 0, "3600", float("nan")])
+async def test_a_nonsense_expires_in_keeps_the_rotated_tokens(
+    oauth: QwenOAuth, server: FakeOAuthServer, qwen_home: Path, lifetime: object
+) -> None:
+    """`expires_in: 1e999` (parsed as infinity) used to raise an internal error after the
+    server had rotated the refresh token, so the new pair was lost and the next refresh
+    failed. Any such value is clamped or replaced by the default and the tokens are kept."""
+    seeded = seed_credentials(server, qwen_home, expires_in_ms=-60_000)
+    server.update(token_expires_in=lifetime)
+    creds = await asyncio.wait_for(oauth.valid_credentials(), WAIT)
+    assert creds is not None and creds.refresh_token != seeded.refresh_token
+    on_disk = json.loads((qwen_home / "oauth_creds.json").read_text())
+    assert on_disk["refresh_token"] == creds.refresh_token
+    assert isinstance(on_disk["expiry_date"], int)
+    assert creds.expiry_date > now_ms()  # valid now, with a finite expiry
+    assert creds.expiry_date <= now_ms() + 367 * 24 * 3600 * 1000
+
+
+async def test_a_lock_dated_in_the_future_is_treated_as_stale(
+    server: FakeOAuthServer, qwen_home: Path
+) -> None:
+    import os
+    import time
+
+    seed_credentials(server, qwen_home, expires_in_ms=-60_000)
+    lock = qwen_home / "oauth_creds.lock"
+    lock.write_text("someone-else")
+    future = time.time() + 10 * 365 * 24 * 3600
+    os.utime(lock, (future, future))
+    client = QwenOAuth(qwen_home, server.base_url)
+    try:
+        creds = await asyncio.wait_for(client.valid_credentials(), WAIT)
+    finally:
+        await client.aclose()
+    assert creds is not None and server.counters["refresh_calls"] == 1
+    assert not lock.exists()

@@ -196,8 +196,7 @@ async def test_api_key_persisted_only_when_asked(lsp: Harness, fake: FakeUpstrea
     assert ok["status"] == "signedIn"
     env_file = lsp.qwen_home / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    lines = env_file.read_text().splitlines()
-    assert f"OPENAI_API_KEY='{key}'" in lines or f'OPENAI_API_KEY="{key}"' in lines
+    assert f"OPENAI_API_KEY='{key}'" in env_file.read_text()
 
 
 async def test_api_key_method_without_a_key_explains_what_is_missing(lsp: Harness) -> None:

@@ -141,7 +141,8 @@ async def test_tcp_mode(isolated_home, tmp_path, fake: FakeUpstream) -> None:  #
         port = s.getsockname()[1]
     h = Harness(isolated_home, tmp_path / "ws")
     h.write_settings(openai_settings(fake))
-    env = {**h.env, "FAKE_KEY": KEY}
+    token = "surface-test-token-0123456789"
+    env = {**h.env, "FAKE_KEY": KEY, "QWEN_LSP_TOKEN": token}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -172,7 +173,9 @@ async def test_tcp_mode(isolated_home, tmp_path, fake: FakeUpstream) -> None:  #
         await asyncio.wait_for(
             client.initialize_async(
                 types.InitializeParams(
-                    capabilities=types.ClientCapabilities(), root_uri=h.workspace.as_uri()
+                    capabilities=types.ClientCapabilities(),
+                    root_uri=h.workspace.as_uri(),
+                    initialization_options={"token": token},
                 )
             ),
             20,

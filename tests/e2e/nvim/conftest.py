@@ -194,3 +194,69 @@ def editor_factory(ws: Workspace) -> Iterator[Callable[..., Editor]]:
             )
         with contextlib.suppress(Exception):
             n.close()
+
+
+# --- The newcomer's start: the plugin installed as editors/nvim/README.md says (a native
+# package), the README's init.lua, and `nvim app.py` — nothing else set up by hand.
+
+README_INIT = "require('qwen').setup({})\n"
+
+
+def path_without_server() -> str:
+    """PATH minus every directory that holds a qwen-lsp (the test venv's bin among them)."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in dirs if d and not (Path(d) / "qwen-lsp").exists())
+
+
+class Newcomer(Editor):
+    def messages(self) -> str:
+        return str(self.lua("return vim.api.nvim_exec2('messages', { output = true }).output"))
+
+    def attached(self, name: str = "app.py") -> bool:
+        return bool(
+            self.lua(
+                "local b = vim.fn.bufnr(...) "
+                "return b ~= -1 and #vim.lsp.get_clients({ name = 'qwen', bufnr = b }) > 0",
+                name,
+            )
+        )
+
+    def wait_attached(self, name: str = "app.py", timeout: float = 20) -> None:
+        assert wait_until(lambda: self.attached(name), timeout), (
+            f"{name} never got the qwen client; messages: {self.messages()!r}"
+        )
+
+
+@pytest.fixture
+def newcomer(ws: Workspace) -> Iterator[Callable[..., Newcomer]]:
+    """start(file='app.py', server_on_path=True): `nvim app.py` in ws.project with the README's
+    install. server_on_path=False leaves qwen-lsp off PATH (what the issue's newcomer had)."""
+    data = Path(os.environ["XDG_DATA_HOME"])
+    pack = data / "nvim" / "site" / "pack" / "qwen" / "start"
+    pack.mkdir(parents=True, exist_ok=True)
+    (pack / "qwen.nvim").symlink_to(PLUGIN, target_is_directory=True)
+    init = Path(os.environ["XDG_CONFIG_HOME"]) / "nvim" / "init.lua"
+    init.parent.mkdir(parents=True, exist_ok=True)
+    init.write_text(README_INIT)
+    nvim_exe = _exe("nvim")
+    started: list[pynvim.Nvim] = []
+
+    def start(file: str = "app.py", server_on_path: bool = True) -> Newcomer:
+        target = ws.project / file
+        if not target.exists():
+            target.write_text("def greet(name):\n    return name\n\n")
+        if not server_on_path:
+            os.environ["PATH"] = path_without_server()
+        nvim = pynvim.attach("child", argv=[nvim_exe, "--embed", "--headless", "-i", "NONE", file])
+        started.append(nvim)
+        return Newcomer(nvim, ws)
+
+    yield start
+    for n in started:
+        with contextlib.suppress(Exception):
+            n.exec_lua(
+                "for _, c in ipairs(vim.lsp.get_clients()) do c:stop(true) end "
+                "vim.wait(3000, function() return #vim.lsp.get_clients() == 0 end, 20)"
+            )
+        with contextlib.suppress(Exception):
+            n.close()

@@ -31,7 +31,7 @@ def test_checkhealth_ready(ws, fake_llm, editor_factory, monkeypatch):
         "return vim.lsp.get_clients({name='qwen'})[1].server_capabilities.experimental.qwen.version"
     )
     report = health_report(ed)
-    assert "qwen-lsp" in report and "server found:" in report, report
+    assert "server: " in report and "qwen-lsp (the cmd option of setup())" in report, report
     assert f"version {version}" in report, report
     assert "auth state: ready (openai), model Fake / fake-model" in report, report
     # the invalid modelProviders entry is reported as a configuration diagnostic
@@ -52,7 +52,8 @@ def test_checkhealth_missing_server(ws, editor_factory):
     ed = editor_factory(setup="{ cmd = { 'qwen-lsp-not-installed' } }")
     report = health_report(ed)
     assert "ERROR" in report and "qwen-lsp-not-installed" in report, report
-    assert "server found" not in report
+    assert "server: " not in report
+    assert "not an executable" in report, report
 
 
 def test_config_buffer_masks_secrets(ws, fake_llm, editor_factory, monkeypatch):

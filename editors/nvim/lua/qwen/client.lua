@@ -2,14 +2,24 @@
 -- reused by every buffer under it.
 local config = require('qwen.config')
 local status = require('qwen.status')
+local server = require('qwen.server')
 local util = require('qwen.util')
 
 local M = {}
 
 M.NAME = 'qwen'
---- Set when the server could not be started; automatic attaching stops retrying until a
---- command (or setup()) tries again explicitly.
-M.start_failed = nil ---@type string|nil
+--- Why the last start failed (nil after a successful one), for :checkhealth and :Qwen status.
+M.last_error = nil ---@type string|nil
+--- Which server the last start ran.
+M.last_choice = nil ---@type qwen.ServerChoice|nil
+--- The last start failed because no server is installed (vs. one that did not start).
+M.server_missing = false
+local notified_error = nil ---@type string|nil  the start error already shown (shown once per cause)
+local roots = {} ---@type table<integer, string>  client id -> workspace root
+local initialized = {} ---@type table<integer, boolean>  client ids that finished initialize
+--- Roots whose server exited before it finished starting: only a new file or a command retries
+--- there, not every BufEnter/FileType (no restart storm).
+local crashed = {} ---@type table<string, boolean>
 local waiting = {} ---@type table<integer, fun(client: table)[]>  client id -> callbacks until initialized
 local home = util.uv.os_homedir()
 
@@ -50,6 +60,11 @@ local function init_options(root)
 end
 
 local function on_init(client)
+  M.last_error = nil
+  M.server_missing = false
+  notified_error = nil
+  initialized[client.id] = true
+  crashed[client.config.root_dir or ''] = nil
   local cbs = waiting[client.id] or {}
   waiting[client.id] = nil
   for _, cb in ipairs(cbs) do
@@ -61,21 +76,37 @@ local function on_init(client)
 end
 
 local function on_exit(code, signal, client_id)
+  -- Marked at once, not scheduled: the next FileType/BufEnter may come before the callback.
+  local root, early = roots[client_id], not initialized[client_id]
+  roots[client_id], initialized[client_id] = nil, nil
+  if root and early then
+    crashed[root] = true
+  end
   vim.schedule(function()
     local cbs = waiting[client_id]
     waiting[client_id] = nil
     status.forget(client_id)
     if cbs or (code ~= 0 and signal == 0) then
-      util.err(('qwen-lsp exited (code %s, signal %s). See :checkhealth qwen and :LspLog.'):format(code, signal))
+      local exe = M.last_choice and M.last_choice.exe or 'qwen-lsp'
+      M.start_failed(
+        ('Qwen: %s exited with code %s%s%s. Its error output is in :LspLog; run it in a terminal (%s --version) to see why, or reinstall with :QwenInstall.'):format(
+          exe,
+          code,
+          signal ~= 0 and (' (signal ' .. signal .. ')') or '',
+          early and ' before it finished starting' or '',
+          exe
+        ),
+        cbs ~= nil
+      )
     end
   end)
 end
 
-function M.lsp_config(root)
+function M.lsp_config(root, cmd)
   local o = config.options
   return {
     name = M.NAME,
-    cmd = o.cmd,
+    cmd = cmd,
     cmd_env = o.cmd_env,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
@@ -90,9 +121,10 @@ function M.lsp_config(root)
   }
 end
 
---- Can this buffer get the server attached?
+--- Can this buffer get the server attached? (Not before it is loaded: during init.lua the
+--- buffers of `nvim file` exist but are not loaded yet, and LSP cannot attach to them.)
 function M.attachable(bufnr)
-  if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+  if not vim.api.nvim_buf_is_valid(bufnr) or not vim.api.nvim_buf_is_loaded(bufnr) or vim.bo[bufnr].buftype ~= '' then
     return false
   end
   local name = vim.api.nvim_buf_get_name(bufnr)
@@ -127,38 +159,98 @@ function M.get(bufnr)
   return all[1]
 end
 
+--- Record (for :checkhealth, :Qwen status, the statusline) and show why the server is not
+--- running. missing: no server is installed at all.
+function M.start_failed(msg, explicit, missing)
+  M.last_error = msg
+  M.server_missing = missing or false
+  -- Automatic attempts (every file opened) repeat the message only when the cause changes.
+  if explicit or msg ~= notified_error then
+    notified_error = msg
+    -- Scheduled: inside an autocommand an error message gets a confusing "Error detected
+    -- while processing BufReadPost Autocommands" line in front of it.
+    vim.schedule(function()
+      util.err(msg)
+    end)
+  end
+  pcall(vim.cmd.redrawstatus)
+end
+
 --- Start (or reuse) the client for bufnr's root, attaching when the buffer is a file.
-function M.start(bufnr)
+--- `explicit` (a command, :e!) shows the failure even when the same one was shown before;
+--- `passive` (BufEnter, FileType) does not restart a server that just failed to start.
+function M.start(bufnr, explicit, passive)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   local root = M.root_for(bufnr)
-  local cfg = M.lsp_config(root)
+  for _, c in ipairs(vim.lsp.get_clients({ name = M.NAME })) do
+    if c.config.root_dir == root then
+      if M.attachable(bufnr) then
+        vim.lsp.buf_attach_client(bufnr, c.id)
+      end
+      return c
+    end
+  end
+  if passive and crashed[root] then
+    return nil
+  end
+  local choice, why = server.resolve()
+  if not choice then
+    M.start_failed('Qwen: ' .. why, explicit, true)
+    return nil
+  end
+  M.last_choice = choice
+  local cfg = M.lsp_config(root, choice.cmd)
   local attach = M.attachable(bufnr)
+  -- vim.lsp.start reports a spawn failure through vim.notify and returns nil: keep its words
+  -- for our message (and for :checkhealth) instead of showing two half-messages.
+  local said = {}
+  local notify = vim.notify
+  vim.notify = function(msg, ...)
+    said[#said + 1] = tostring(msg)
+  end
   local ok, id = pcall(function()
     if attach then
       return vim.lsp.start(cfg, { bufnr = bufnr })
     elseif util.has_011 then
       return vim.lsp.start(cfg, { bufnr = bufnr, attach = false })
-    else
-      for _, c in ipairs(vim.lsp.get_clients({ name = M.NAME })) do
-        if c.config.root_dir == root then
-          return c.id
-        end
-      end
-      return vim.lsp.start_client(cfg)
     end
+    return vim.lsp.start_client(cfg)
   end)
+  vim.notify = notify
   if not ok or not id then
-    M.start_failed = tostring(id)
-    util.err(('could not start %s: %s. See :checkhealth qwen'):format(vim.inspect(config.options.cmd), tostring(id)))
+    local cause = (not ok and tostring(id) or said[1] or 'vim.lsp.start() returned no client'):gsub('%.%s*$', '')
+    M.start_failed(
+      ('Qwen: could not start %s (%s): %s. Run :checkhealth qwen; :QwenInstall rebuilds the private server.'):format(
+        choice.exe or 'the server',
+        server.SOURCE_LABELS[choice.source],
+        cause
+      ),
+      explicit
+    )
     return nil
   end
-  M.start_failed = nil
+  -- The start error is cleared once the server initializes (on_init), not when it spawns.
+  roots[id] = root
   return vim.lsp.get_client_by_id(id)
+end
+
+--- Attach every loaded file buffer that should have the server (after setup() or an install).
+function M.attach_loaded()
+  if not config.options.auto_attach then
+    return
+  end
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if M.attachable(buf) and #vim.lsp.get_clients({ name = M.NAME, bufnr = buf }) == 0 then
+      if not M.start(buf) then
+        return
+      end
+    end
+  end
 end
 
 --- Run fn(client) once a client for bufnr is initialized (starting one if needed).
 function M.with_client(bufnr, fn)
-  local client = M.get(bufnr) or M.start(bufnr)
+  local client = M.get(bufnr) or M.start(bufnr, true)
   if not client then
     return
   end

@@ -8,9 +8,42 @@ local M = {}
 ---@field dismiss string|false       hide the suggestion
 ---@field trigger string|false       ask for a suggestion now
 
+---@class qwen.InlineOptions
+---@field enabled boolean|nil
+---@field debounce integer|nil      ms after the last keystroke
+---@field native boolean|nil        use vim.lsp.inline_completion when Neovim has it (0.12+)
+---@field hl_group string|nil
+---@field filetypes string[]|nil    nil = every attached buffer
+---@field keymaps qwen.InlineKeymaps|nil
+
+---@class qwen.Options
+---@field cmd string[]|string|(fun(dispatchers: table): table)|nil  server command; nil = qwen-lsp on PATH, else the :QwenInstall one
+---@field cmd_env table<string, string>|nil
+---@field python string|nil         Python 3.11+ that :QwenInstall builds the server with
+---@field root_markers string[]|nil
+---@field model string|nil
+---@field auth_type string|nil
+---@field openai_api_key string|nil
+---@field openai_base_url string|nil
+---@field workspace_trusted boolean|(fun(root: string): boolean)|nil
+---@field auto_attach boolean|nil
+---@field filetypes string[]|nil
+---@field exclude_filetypes string[]|nil
+---@field opener false|string[]|(fun(url: string): any)|nil
+---@field copy_code boolean|nil
+---@field secret_input (fun(opts: table, on_confirm: fun(value: string|nil)))|nil
+---@field inline qwen.InlineOptions|boolean|nil
+---@field statusline {format: (fun(status: qwen.Status|nil): string)|nil}|nil
+---@field on_attach (fun(client: table, bufnr: integer))|nil
+---@field log_level integer|nil
+
+---@type qwen.Options
 M.defaults = {
-  -- How to start the server. A list (argv) or a function(dispatchers) as vim.lsp.start accepts.
-  cmd = { 'qwen-lsp' },
+  -- How to start the server: a list (argv) or a function(dispatchers) as vim.lsp.start accepts.
+  -- nil = `qwen-lsp` on PATH, else the private install made by :QwenInstall.
+  cmd = nil,
+  -- Python 3.11+ for :QwenInstall (nil = the newest python3.x on PATH).
+  python = nil,
   -- Extra environment for the server process.
   cmd_env = nil,
   -- Files/directories that mark a workspace root (first match walking up from the buffer).
@@ -87,7 +120,8 @@ function M.validate(o)
       error(('qwen.setup: option %q must be %s, got %s'):format(name, table.concat(types, '|'), type(v)), 3)
     end
   end
-  check('cmd', o.cmd, { 'table', 'function' })
+  check('cmd', o.cmd, { 'nil', 'table', 'function' })
+  check('python', o.python, { 'nil', 'string' })
   check('root_markers', o.root_markers, { 'table' })
   check('model', o.model, { 'nil', 'string' })
   check('auth_type', o.auth_type, { 'nil', 'string' })
@@ -101,6 +135,8 @@ function M.validate(o)
   end
 end
 
+---@param opts qwen.Options|nil
+---@return qwen.Options
 function M.setup(opts)
   local merged = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), normalize(opts))
   -- Lists replace rather than merge element-wise.

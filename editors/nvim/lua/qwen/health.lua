@@ -38,27 +38,41 @@ function M.check()
   end
 
   health.start('qwen-lsp server')
-  local cmd = config.options.cmd
-  if type(cmd) == 'table' then
-    local exe = vim.fn.exepath(cmd[1])
-    if exe == '' then
-      health.error(('server not found: %q is not executable'):format(cmd[1]), {
-        'Install it from a qwen-lsp checkout: pipx install <checkout> (or pip install <checkout> into a venv and set cmd)',
-        'Or point setup({cmd = {"/path/to/qwen-lsp"}}) at it',
-      })
-      return
+  local server = require('qwen.server')
+  local install = require('qwen.install')
+  local choice, why = server.resolve()
+  if not choice then
+    health.error(why, {
+      'Run :QwenInstall (or `nvim --headless "+QwenInstall!" +qa`): it builds a private server in ' .. server.venv_dir(),
+      'Or install qwen-lsp so that it is on PATH, or set setup({ cmd = { "/path/to/qwen-lsp" } })',
+    })
+    if install.state and install.state.ok == false then
+      health.error('the last :QwenInstall failed: ' .. (install.state.message or '?'))
     end
-    health.ok('server found: ' .. exe)
-  else
-    health.info('server started through a cmd function')
+    return
   end
+  if choice.exe then
+    health.ok(('server: %s (%s)'):format(choice.exe, server.SOURCE_LABELS[choice.source]))
+  else
+    health.info('server started through a cmd function (setup())')
+  end
+  if choice.source ~= 'venv' and server.venv_server() then
+    health.info('a private install exists too (unused while the above is found): ' .. server.venv_server())
+  end
+  if client_mod.last_error then
+    health.error('last start error: ' .. client_mod.last_error, {
+      'Run the server in a terminal to see why: ' .. (choice.exe or 'qwen-lsp') .. ' --version',
+      'Rebuild the private server: :QwenInstall',
+    })
+  end
+  local cmd = choice.cmd
 
   local client = client_mod.get(0)
   if not client then
-    client = client_mod.start(0)
+    client = client_mod.start(0, true)
   end
   if not client then
-    health.error('could not start the server', { 'Run it in a terminal: ' .. vim.inspect(cmd) })
+    health.error('could not start the server: ' .. (client_mod.last_error or '?'), { 'Run it in a terminal: ' .. vim.inspect(cmd) })
     return
   end
   local up = vim.wait(10000, function()
@@ -113,6 +127,9 @@ function M.check()
   if st and st.message and st.state == 'ready' then
     health.info(st.message)
   end
+  if st and st.lastError then
+    health.warn(status.error_message(st.lastError))
+  end
 
   health.start('Configuration')
   local res, err = util.request_sync(client, 'qwen/config', vim.empty_dict(), 5000, 0)
@@ -130,6 +147,9 @@ function M.check()
     for _, d in ipairs(diags) do
       if type(d) == 'table' then
         local where = d.file or d.path or d.source
+        if where and not util.is_nil(d.line) then
+          where = tostring(where) .. ':' .. tostring(d.line)
+        end
         local text = d.message or vim.inspect(d)
         local level = d.severity or d.level
         local line = where and (tostring(where) .. ': ' .. text) or text

@@ -1,10 +1,12 @@
--- :QwenStatus / :QwenConfig — the effective configuration (qwen/config) in a scratch buffer.
+-- :Qwen status (what runs and how it is doing) and :Qwen config (the effective configuration
+-- from qwen/config, each value with its source), each in a scratch buffer.
 local client_mod = require('qwen.client')
 local status = require('qwen.status')
 local util = require('qwen.util')
 
 local M = {}
 M.BUFNAME = 'qwen://config'
+M.STATUS_BUFNAME = 'qwen://status'
 
 local function scalar(v)
   if util.is_nil(v) then
@@ -91,16 +93,17 @@ local function header(client)
   return lines
 end
 
-local function show(lines)
-  local buf = vim.fn.bufnr(M.BUFNAME)
+local function show(lines, name, refresh)
+  name = name or M.BUFNAME
+  local buf = vim.fn.bufnr(name)
   if buf == -1 then
     buf = vim.api.nvim_create_buf(false, true)
-    vim.api.nvim_buf_set_name(buf, M.BUFNAME)
+    vim.api.nvim_buf_set_name(buf, name)
     vim.bo[buf].bufhidden = 'wipe'
     vim.bo[buf].swapfile = false
     vim.keymap.set('n', 'q', '<Cmd>close<CR>', { buffer = buf, nowait = true, desc = 'Close' })
     vim.keymap.set('n', 'R', function()
-      M.open()
+      (refresh or M.open)()
     end, { buffer = buf, nowait = true, desc = 'Refresh' })
   end
   vim.bo[buf].modifiable = true
@@ -132,6 +135,81 @@ function M.open(cb)
       cb(buf, err, result)
     end
   end)
+end
+
+local function model_text(m)
+  if not m then
+    return '-'
+  end
+  local name = m.name and m.name ~= m.id and (m.name .. ' / ') or ''
+  return ('%s%s (%s)'):format(name, m.id, tostring(m.protocol))
+end
+
+--- Lines of the status view, from what the plugin knows (no request: works without a server).
+function M.status_lines()
+  local server = require('qwen.server')
+  local install = require('qwen.install')
+  local lines = { '# Qwen status   (q closes, R refreshes; :Qwen config shows the configuration)', '' }
+  local function add(key, value)
+    lines[#lines + 1] = ('%-12s %s'):format(key .. ':', value)
+  end
+  local choice, why = server.resolve()
+  if choice then
+    add('server', ('%s (%s)'):format(choice.exe or 'a cmd function', server.SOURCE_LABELS[choice.source]))
+  else
+    add('server', 'none: ' .. why)
+  end
+  local client = client_mod.get(0)
+  if client then
+    local caps = client_mod.qwen_caps(client)
+    add('running', ('yes, version %s, root %s'):format(
+      caps.version or (client.server_info and client.server_info.version) or '?',
+      client.config.root_dir or '?'
+    ))
+  elseif client_mod.last_error then
+    add('running', 'no: ' .. client_mod.last_error)
+  else
+    add('running', 'no (it starts when you open a file)')
+  end
+  local st = client and status.by_client[client.id] or status.get(0)
+  if st then
+    add('state', st.state)
+    add('sign-in', st.authType or '-')
+    add('model', model_text(st.model))
+    if st.message then
+      add('message', st.message)
+    end
+    if st.problems then
+      local p = st.problems
+      add('config', ('%d problem%s; first: %s%s: %s'):format(
+        p.count or 1,
+        (p.count or 1) == 1 and '' or 's',
+        p.first.severity,
+        status.where(p.first) and (' in ' .. status.where(p.first)) or '',
+        p.first.message or '?'
+      ))
+    else
+      add('config', 'no problems')
+    end
+    if st.lastError then
+      local e = st.lastError
+      add('last error', ('%s%s: %s'):format(e.kind or '?', e.model and (' (' .. e.model .. ')') or '', e.message or ''))
+    else
+      add('last error', 'none')
+    end
+  end
+  local inline = require('qwen.inline')
+  add('inline', inline.enabled and 'on' or 'off (:Qwen inline on)')
+  if install.state then
+    local s = install.state
+    add('install', s.running and ('running: ' .. (s.step or '')) or ((s.ok and 'done: ' or 'failed: ') .. (s.message or '')))
+  end
+  return lines
+end
+
+--- Open (or refresh) the qwen://status buffer.
+function M.open_status()
+  return show(M.status_lines(), M.STATUS_BUFNAME, M.open_status)
 end
 
 return M

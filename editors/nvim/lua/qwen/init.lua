@@ -12,13 +12,17 @@ local function attach_autocmds()
     vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile', 'FileType', 'BufEnter' }, {
       group = augroup,
       callback = function(ev)
-        if client_mod.start_failed or not client_mod.attachable(ev.buf) then
+        if not client_mod.attachable(ev.buf) then
           return
         end
         if #vim.lsp.get_clients({ name = client_mod.NAME, bufnr = ev.buf }) > 0 then
           return
         end
-        client_mod.start(ev.buf)
+        -- Reading a buffer again (:e!) is a deliberate retry: say again why it fails.
+        local read = ev.event == 'BufReadPost' or ev.event == 'BufNewFile'
+        local again = read and vim.b[ev.buf].qwen_read == true
+        vim.b[ev.buf].qwen_read = vim.b[ev.buf].qwen_read or read
+        client_mod.start(ev.buf, again, not read)
       end,
     })
   end
@@ -50,20 +54,16 @@ end
 ---@param opts table|nil see :help qwen-options
 function M.setup(opts)
   config.setup(opts)
-  require('qwen.client').start_failed = nil
   attach_autocmds()
+  require('qwen.status').setup_notifications()
   local inline = require('qwen.inline')
   inline.enabled = config.options.inline.enabled ~= false
   if inline.enabled then
     inline.setup_keymaps()
   end
-  if config.options.auto_attach then
-    local client_mod = require('qwen.client')
-    local buf = vim.api.nvim_get_current_buf()
-    if client_mod.attachable(buf) then
-      client_mod.start(buf)
-    end
-  end
+  -- Buffers already loaded (setup() from a lazy-loaded plugin); in init.lua there are none yet
+  -- and the autocommands above attach `nvim file` once its buffer is read.
+  require('qwen.client').attach_loaded()
 end
 
 --- setup() with defaults unless the user already called it.
@@ -79,7 +79,8 @@ function M.statusline()
   return status.text(status.get(vim.api.nvim_get_current_buf()))
 end
 
---- The latest qwen/status for the current buffer: {state, authType, model, message} or nil.
+--- The latest qwen/status for the current buffer: {state, authType, model, message, problems,
+--- lastError} or nil.
 function M.status()
   return require('qwen.status').get(vim.api.nvim_get_current_buf())
 end
@@ -103,9 +104,22 @@ function M.select_model(id)
   end
 end
 
+--- The effective configuration with sources (qwen/config) in a scratch buffer.
 function M.show_config()
   M.ensure_setup()
   require('qwen.info').open()
+end
+
+--- What runs and how it is doing: server, sign-in, model, problems, last error.
+function M.show_status()
+  M.ensure_setup()
+  require('qwen.info').open_status()
+end
+
+--- Build (or update) the private server install (see :QwenInstall).
+function M.install(opts)
+  M.ensure_setup()
+  return require('qwen.install').run(opts)
 end
 
 --- Send any qwen/* request: cb(err, result).

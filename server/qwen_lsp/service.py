@@ -151,7 +151,7 @@ class QwenService:
         problems = config_problems(r)
         if problems is not None:
             out["problems"] = problems
-        if self._last_error is not None and self._last_error_from == r:
+        if self._last_error is not None and _same_but_listings(self._last_error_from, r):
             out["lastError"] = self._last_error
         return redact.scrub_tree(out)  # type: ignore[no-any-return]
 
@@ -886,6 +886,21 @@ class QwenService:
 
             with contextlib.suppress(Exception):
                 await providers.aclose()
+
+
+def _same_but_listings(a: Resolution | None, b: Resolution) -> bool:
+    """Equal resolutions, not counting the models discovery added: an endpoint's listing
+    arriving in the background is not a change of model, sign-in or configuration."""
+    if a is None:
+        return False
+    if a == b:
+        return True
+    import dataclasses
+
+    def core(r: Resolution) -> Resolution:
+        return dataclasses.replace(r, models=tuple(m for m in r.models if m.origin != "discovered"))
+
+    return core(a) == core(b)
 
 
 def config_problems(r: Resolution) -> dict[str, Any] | None:

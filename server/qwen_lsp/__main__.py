@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 COMMANDS = ("doctor", "attach", "daemon")
 _SWITCHES = ("--tcp", "--stdio", "--json", "--stop", "--status")  # flags without a value
-_AUTH_TYPES = ("qwen-oauth", "openai", "openai-responses", "anthropic", "gemini", "vertex-ai")
 
 
 class _LaunchError(Exception):
@@ -79,8 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_launch_flags(p: argparse.ArgumentParser) -> None:
+    from .catalog import AUTH_TYPE_IDS
+
     # No `choices`: an unknown value is reported by the resolver, never an argparse exit.
-    p.add_argument("--auth-type", help=", ".join(_AUTH_TYPES))
+    p.add_argument("--auth-type", help=", ".join(AUTH_TYPE_IDS))
     p.add_argument("--model", "-m")
     p.add_argument("--openai-api-key")
     p.add_argument("--openai-base-url")
@@ -161,8 +162,8 @@ def _attach_fast(args: Sequence[str]) -> dict[str, str | None] | None:
             return None
         if not eq:
             value = next(it, "")
-        if not value or (key == "authType" and value not in _AUTH_TYPES):
-            return None
+        if not value:
+            return None  # an unknown --auth-type value is the resolver's to report
         out[key] = value
     return out
 

@@ -8,9 +8,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .catalog import AUTH_TYPE_IDS, PROVIDER_IDS
 from .errors import QwenError
 
-AuthMethod = Literal["qwen-oauth", "openai", "openai-responses", "anthropic", "gemini", "vertex-ai"]
+
+def _one_of(v: Any, allowed: tuple[str, ...]) -> Any:
+    # The catalogue is the list; the message has the shape of a Literal's.
+    if v is not None and v not in allowed:
+        raise ValueError("must be one of " + ", ".join(repr(a) for a in allowed))
+    return v
 
 
 class _Params(BaseModel):
@@ -19,11 +25,24 @@ class _Params(BaseModel):
 
 
 class AuthParams(_Params):
-    method: AuthMethod | None = None
+    method: str | None = None
+    provider: str | None = None  # a catalogue id (qwen/providers)
+    region: str | None = Field(default=None, max_length=128)
     apiKey: str | None = Field(default=None, max_length=4096)
     baseUrl: str | None = Field(default=None, max_length=2048)
     model: str | None = Field(default=None, max_length=512)
-    persist: bool = False  # write the key to <qwen home>/.env (0600); off unless asked
+    persist: bool = False  # save the sign-in like the CLI's /auth; off unless asked
+    keyStore: Literal["dotenv", "settings"] = "dotenv"  # where `persist` puts the key
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: Any) -> Any:
+        return _one_of(v, AUTH_TYPE_IDS)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, v: Any) -> Any:
+        return _one_of(v, PROVIDER_IDS)
 
     @field_validator("apiKey")
     @classmethod
@@ -39,15 +58,27 @@ class AuthParams(_Params):
         return v
 
     def __repr__(self) -> str:  # the key must never reach a log line
-        return f"AuthParams(method={self.method!r}, baseUrl={self.baseUrl!r}, model={self.model!r})"
+        return (
+            f"AuthParams(method={self.method!r}, provider={self.provider!r}, "
+            f"region={self.region!r}, baseUrl={self.baseUrl!r}, model={self.model!r})"
+        )
 
     __str__ = __repr__
 
 
 class SelectModelParams(_Params):
     id: str = Field(min_length=1, max_length=512)
-    protocol: AuthMethod | None = None
+    protocol: str | None = None
     persist: bool = True
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, v: Any) -> Any:
+        return _one_of(v, AUTH_TYPE_IDS)
+
+
+class ListModelsParams(_Params):
+    refresh: bool = False  # wait for a fresh model listing from the endpoints
 
 
 class TextDocumentId(_Params):
@@ -97,7 +128,7 @@ def parse(model: type[BaseModel], raw: Any) -> Any:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "params"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
             msg = f"must be one of {err['ctx']['expected']}"
         raise QwenError("invalidParams", f"Invalid params: `{loc}` {msg.lower()}") from None

@@ -40,6 +40,7 @@ METHODS = (
     "qwen/selectModel",
     "qwen/complete",
     "qwen/config",
+    "qwen/providers",
 )
 COMMANDS = ("qwen.signIn", "qwen.signOut", "qwen.selectModel")
 
@@ -362,7 +363,15 @@ def build_server(
     @server.feature("qwen/listModels")
     @rpc
     async def on_list_models(ls: QwenLanguageServer, params: Any) -> Any:
-        return ls.service.list_models()
+        from .params import ListModelsParams, parse
+
+        p: ListModelsParams = parse(ListModelsParams, params)
+        return await ls.service.list_models_async(refresh=p.refresh)
+
+    @server.feature("qwen/providers")
+    @rpc
+    async def on_providers(ls: QwenLanguageServer, params: Any) -> Any:
+        return ls.service.providers()
 
     @server.feature("qwen/selectModel")
     @rpc

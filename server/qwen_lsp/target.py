@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .catalog import AUTH_TYPE_IDS
 from .net import DIRECT, Network
 
 Protocol = Literal["openai", "anthropic", "gemini", "vertex-ai"]
@@ -14,14 +15,8 @@ AuthType = Literal["qwen-oauth", "openai", "openai-responses", "anthropic", "gem
 # How an OpenAI-compatible model is called; independent of how the user signed in.
 WireApi = Literal["chat-completions", "responses"]
 
-AUTH_TYPES: tuple[AuthType, ...] = (
-    "qwen-oauth",
-    "openai",
-    "openai-responses",
-    "anthropic",
-    "gemini",
-    "vertex-ai",
-)
+# The catalogue is the one list; the Literal above only types it.
+AUTH_TYPES: tuple[AuthType, ...] = AUTH_TYPE_IDS  # type: ignore[assignment]
 WIRE_APIS: tuple[WireApi, ...] = ("chat-completions", "responses")
 
 

@@ -203,7 +203,7 @@ def test_credential_flags_alone_select_no_auth_type(w: World) -> None:
 
 
 def test_unknown_selected_type_is_reported(w: World) -> None:
-    w.settings({"security": {"auth": {"selectedType": "openai-legacy"}}})
+    w.settings({"security": {"auth": {"selectedType": "cohere"}}})
     r = w.resolve()
     assert r.auth_type is None and "selectedType" in diag_text(r)
 

@@ -63,7 +63,8 @@ Subprocess use (editor tests)::
 
 Control endpoints (never recorded): POST /_fake/script {"route": "chat", "behaviours": [{...}]},
 GET /_fake/requests, GET /_fake/connections, POST /_fake/release {"gate": "default"},
-POST /_fake/reset, POST /_fake/config {"valid_keys": [...] | null}.
+POST /_fake/reset, POST /_fake/config {"valid_keys": [...] | null, "models": [...] | null}
+(`models`: what GET .../models lists; null = the default four, [] = none).
 """
 
 from __future__ import annotations
@@ -216,6 +217,9 @@ class FakeUpstream:
         self.ssl_context = ssl_context
         self.url_host = url_host
         self.valid_keys: set[str] | None = None
+        # What GET .../models lists (None: MODELS); () lists nothing, for tests of pickers
+        # that must not see discovered models.
+        self.listed: tuple[str, ...] | None = None
         self.requests: list[RecordedRequest] = []
         self.connections: list[ConnectionRecord] = []
         self._scripts: dict[str, deque[Behaviour]] = {r: deque() for r in (*ROUTES, "*")}
@@ -305,6 +309,7 @@ class FakeUpstream:
             self.requests.clear()
             self.connections.clear()
             self.valid_keys = None
+            self.listed = None
 
     def release(self, gate: str = "default") -> None:
         """Open a gate (idempotent; a gate released before anyone waits stays open)."""
@@ -442,8 +447,12 @@ class FakeUpstream:
             self.reset()
             return 200, {"ok": True}
         if path == "/_fake/config":
-            keys = data.get("valid_keys")
-            self.valid_keys = None if keys is None else set(keys)
+            if "valid_keys" in data:
+                keys = data.get("valid_keys")
+                self.valid_keys = None if keys is None else set(keys)
+            if "models" in data:
+                listed = data.get("models")
+                self.listed = None if listed is None else tuple(listed)
             return 200, {"ok": True}
         return 404, {"error": {"message": "unknown control endpoint"}}
 
@@ -504,7 +513,8 @@ class FakeUpstream:
             await self._send_json(conn, b.status, body, extra, keep)
             return keep
         if req.route == "models":
-            await self._send_json(conn, 200, b.body or _models_body(req), extra, keep)
+            listed = MODELS if self.listed is None else self.listed
+            await self._send_json(conn, 200, b.body or _models_body(req, listed), extra, keep)
             return keep
         data = req.json or {}
         streaming = (
@@ -722,23 +732,32 @@ def _error_body(protocol: str, status: int) -> dict[str, Any]:
     return {"error": {"message": msg, "type": "invalid_request_error", "code": code}}
 
 
-def _models_body(req: RecordedRequest) -> dict[str, Any]:
+def _models_body(req: RecordedRequest, listed: tuple[str, ...] = MODELS) -> dict[str, Any]:
     proto = _protocol(req)
     if req.path.endswith(":countTokens"):
         return {"totalTokens": 1}
     if proto == "anthropic":
         data = [
             {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
-            for m in MODELS
+            for m in listed
         ]
-        return {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": listed[0] if listed else None,
+            "last_id": listed[-1] if listed else None,
+        }
     if proto == "gemini":
         models = [
-            {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["x"]}
-            for m in MODELS
+            {
+                "name": f"models/{m}",
+                "displayName": m,
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+            }
+            for m in listed
         ]
         return {"models": models}
-    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in MODELS]
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in listed]
     return {"object": "list", "data": data}
 
 

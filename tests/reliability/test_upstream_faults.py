@@ -117,6 +117,7 @@ def test_tls_failure_against_a_plain_http_listener(
     plain = PlainResponder()
     try:
         data = openai_settings(f"https://127.0.0.1:{plain.port}/v1", maxRetries=1, timeout=3000)
+        data["qwenLsp"] = {"discoverModels": False}  # connections are counted below
         data["modelProviders"]["openai"].append(
             {
                 "id": "silent-tls",

@@ -51,7 +51,9 @@ async def test_initialize_advertises_the_custom_surface(lsp: Harness) -> None:
         "qwen/selectModel",
         "qwen/complete",
         "qwen/config",
+        "qwen/providers",
     }
+    # The catalogue's list (server/qwen_lsp/catalog.py), in protocol order.
     assert qwen["authMethods"] == [
         "qwen-oauth",
         "openai",
@@ -76,6 +78,7 @@ async def test_nothing_configured_is_needs_auth_not_an_error(lsp: Harness) -> No
 
 
 async def test_status_and_list_models_from_settings(lsp: Harness, fake: FakeUpstream) -> None:
+    fake.listed = ()  # configured models only here; discovery is test_catalogue.py's
     lsp.write_settings(openai_settings(fake))
     lsp.env["FAKE_KEY"] = KEY
     await lsp.start()

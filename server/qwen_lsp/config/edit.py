@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class _Obj:
 class _Leaf:
     start: int
     end: int
+    items: list[tuple[int, int]] | None = None  # arrays: each element's span
 
 
 class _Scanner:
@@ -77,12 +79,14 @@ class _Scanner:
     def arr(self) -> _Leaf:
         start = self.i
         self.i += 1
+        items: list[tuple[int, int]] = []
         while True:
             self.skip()
             if self.t[self.i] == "]":
                 self.i += 1
-                return _Leaf(start, self.i)
-            self.value()
+                return _Leaf(start, self.i, items)
+            v = self.value()
+            items.append((v.start, v.end))
             self.skip()
             if self.t[self.i] == ",":
                 self.i += 1
@@ -107,6 +111,57 @@ def set_values(text: str, updates: dict[str, Any]) -> str:
     return (jsonc.BOM if had_bom else "") + body
 
 
+def splice_array(text: str, dotted: str, drop: Callable[[Any], bool], prepend: list[Any]) -> str:
+    """In the array at `dotted`: remove the elements `drop` accepts, put `prepend` first, and
+    keep every other element byte for byte with the comments around it. Without an array
+    there, `prepend` becomes the value. Raises jsonc.JsoncError like `set_values`."""
+    had_bom = text.startswith(jsonc.BOM)
+    body = text[1:] if had_bom else text
+    if not body.strip():
+        body = "{}\n"
+    data = jsonc.loads(body) if not body.startswith(jsonc.BOM) else None
+    if not isinstance(data, dict):
+        raise jsonc.JsoncError("the top level is not a JSON object")
+    try:
+        node: Any = _Scanner(body).value()
+        depth = 0
+        for key in dotted.split("."):
+            found = (
+                next((m for m in node.members if m[0] == key), None)
+                if isinstance(node, _Obj)
+                else None
+            )
+            if found is None:
+                node = None
+                break
+            node, depth = found[2], depth + 1
+        if not isinstance(node, _Leaf) or node.items is None:
+            return (jsonc.BOM if had_bom else "") + _set(body, dotted.split("."), prepend)
+        unit = _indent_unit(body)
+        pad = unit * (depth + 1)
+        parts = [f"\n{pad}{_render(v, unit, depth + 1)}" for v in prepend]
+        prev = node.start + 1
+        kept: list[str] = []
+        for start, end in node.items:
+            gap = body[prev:start]
+            prev = end
+            if drop(jsonc.loads(body[start:end])):
+                continue
+            if kept or start != node.items[0][0]:
+                lead = _WS_OR_COMMENT.match(gap).end()  # type: ignore[union-attr]
+                if gap[lead : lead + 1] == ",":
+                    gap = gap[:lead] + gap[lead + 1 :]  # the separator of the element before
+            kept.append(gap + body[start:end])
+        tail = body[prev : node.end - 1]
+        inner = ",".join(parts + kept)
+        if not kept:
+            tail = "\n" + unit * depth if parts else tail
+        new = "[" + inner + tail + "]"
+    except (ValueError, IndexError, AssertionError) as e:
+        raise jsonc.JsoncError(f"cannot edit this file safely ({e})") from None
+    return (jsonc.BOM if had_bom else "") + body[: node.start] + new + body[node.end :]
+
+
 def _set(text: str, path: list[str], value: Any) -> str:
     sc = _Scanner(text)
     root = sc.value()
@@ -121,10 +176,11 @@ def _set(text: str, path: list[str], value: Any) -> str:
             return _insert(text, node, key, _nest(rest, value), depth)
         child = found[2]
         if not rest:
-            return text[: child.start] + json.dumps(value, ensure_ascii=False) + text[child.end :]
+            new = _render(value, _indent_unit(text), depth)
+            return text[: child.start] + new + text[child.end :]
         if not isinstance(child, _Obj):
             # A non-object where we need an object: replace it (the user asked for this key).
-            new = json.dumps(_nest(rest, value), ensure_ascii=False)
+            new = _render(_nest(rest, value), _indent_unit(text), depth)
             return text[: child.start] + new + text[child.end :]
         node = child
     return text  # pragma: no cover - the loop always returns
@@ -158,6 +214,10 @@ def _insert(text: str, node: _Obj, key: str, value: Any, depth: int) -> str:
 
 
 def _render(value: Any, unit: str, depth: int) -> str:
+    if isinstance(value, list) and value:
+        pad = unit * (depth + 1)
+        rows = [f"{pad}{_render(v, unit, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(rows) + "\n" + unit * depth + "]"
     if not isinstance(value, dict) or not value:
         return json.dumps(value, ensure_ascii=False)
     pad = unit * (depth + 1)

@@ -9,29 +9,69 @@ import fcntl
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import QwenError
 from ..fsutil import atomic_write_text
 from . import envrules, jsonc
-from .edit import set_values
+from .edit import set_values, splice_array
 from .files import TooLarge, read_regular
 
 _MAX = 4 * 1024 * 1024
 
 
 def persist_selection(settings_path: Path, model_id: str, auth_type: str | None) -> None:
-    """Set `model.name` (and `security.auth.selectedType` when the protocol changed).
+    """Set `model.name` (and the auth type when the protocol changed, see `auth_type_updates`)."""
+
+    def compute(data: dict[str, Any]) -> dict[str, Any]:
+        updates: dict[str, Any] = {"model.name": model_id}
+        if auth_type is not None:
+            updates.update(auth_type_updates(auth_type, data))
+        return updates
+
+    update_settings(settings_path, compute)
+
+
+def auth_type_updates(auth_type: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How a chosen auth type is saved. The CLI exits at start-up when `selectedType` is
+    `qwen-oauth` (its free tier ended), so that choice goes to qwen-lsp's own key instead, with
+    the CLI's `selectedType` of that moment: the resolver honours it only while the CLI's value
+    is unchanged. Any other choice is the CLI's `selectedType` and clears ours."""
+    if auth_type != "qwen-oauth":
+        return {"security.auth.selectedType": auth_type, "qwenLsp.authType": None}
+    st = _get(data or {}, "security.auth.selectedType")
+    return {
+        "qwenLsp.authType": "qwen-oauth",
+        "qwenLsp.cliSelectedType": st if isinstance(st, str) else "",
+    }
+
+
+def _get(data: Mapping[str, Any], dotted: str) -> Any:
+    cur: Any = data
+    for k in dotted.split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(k)
+    return cur
+
+
+Splice = tuple[str, Callable[[Any], bool], list[Any]]  # edit.splice_array arguments
+
+
+def update_settings(
+    settings_path: Path,
+    compute: Callable[[dict[str, Any]], Mapping[str, Any]],
+    splice: Splice | None = None,
+) -> None:
+    """Apply `compute(current data)` (dotted path -> value) to the settings file.
 
     Read-modify-write under an exclusive lock (`settings.json.lock`, flock: released by the
     kernel even on kill -9) so two qwen-lsp processes never lose each other's edits, and the
     file is read again right before the rename: if another writer that does not take the lock
     (the CLI, an editor) changed it meanwhile, the edit is redone on top of its version.
     """
-    updates: dict[str, str] = {"model.name": model_id}
-    if auth_type is not None:
-        updates["security.auth.selectedType"] = auth_type
     settings_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # A symlinked settings.json (dotfiles managers do that) is edited where it points, so the
     # link survives; a dangling link or a loop is reported by _read, never replaced.
@@ -40,7 +80,7 @@ def persist_selection(settings_path: Path, model_id: str, auth_type: str | None)
     with _locked(settings_path):
         for _ in range(_MAX_REDO):
             raw = _read(settings_path)
-            new = _edit(settings_path, raw, updates)
+            new = _edit(settings_path, raw, compute(_parse(raw)), splice)
             if _read(settings_path) != raw:
                 continue  # someone else wrote in between: redo on top of their version
             mode = _mode_of(settings_path, default=0o600)
@@ -84,7 +124,19 @@ def _read(settings_path: Path) -> bytes:
         ) from None
 
 
-def _edit(settings_path: Path, raw: bytes, updates: dict[str, str]) -> str:
+def _parse(raw: bytes) -> dict[str, Any]:
+    """The file as written (no interpolation), for computing edits; {} when unreadable (the
+    edit then reports the real problem)."""
+    try:
+        data = jsonc.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, jsonc.JsoncError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _edit(
+    settings_path: Path, raw: bytes, updates: Mapping[str, Any], splice: Splice | None = None
+) -> str:
     if len(raw) > _MAX:
         raise QwenError("config", f"{settings_path} is too large to edit safely; not changed.")
     try:
@@ -96,7 +148,9 @@ def _edit(settings_path: Path, raw: bytes, updates: dict[str, str]) -> str:
             "(it was left untouched) and select the model again.",
         ) from None
     try:
-        return set_values(text, updates)
+        if splice is not None:
+            text = splice_array(text, *splice)
+        return set_values(text, dict(updates))
     except (jsonc.JsoncError, RecursionError) as e:
         why = e if isinstance(e, jsonc.JsoncError) else "nested too deeply"
         raise QwenError(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import net, redact
+from .. import catalog, net, redact
 from ..auth import google_adc
 from ..errors import QwenError
 from ..target import AUTH_TYPES, WIRE_APIS, AuthType, Generation, ModelTarget, WireApi
@@ -38,44 +38,25 @@ from .settings import (
     validate_section,
 )
 
-PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth, openai, ..., vertex-ai
-API_PROTOCOLS: tuple[AuthType, ...] = tuple(t for t in AUTH_TYPES if t != "qwen-oauth")
+PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth first, then the key protocols
+API_PROTOCOLS: tuple[AuthType, ...] = catalog.API_KEY_TYPES  # type: ignore[assignment]
 # Auth types whose models speak an OpenAI wire API (and so may choose it with `wireApi`).
 OPENAI_FAMILY = ("openai", "openai-responses")
 
-KEY_VARS: dict[str, str] = {
-    "openai": "OPENAI_API_KEY",
-    "openai-responses": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "vertex-ai": "GOOGLE_API_KEY",
-}
-BASE_VARS: dict[str, str] = {
-    "openai": "OPENAI_BASE_URL",
-    "openai-responses": "OPENAI_BASE_URL",
-    "anthropic": "ANTHROPIC_BASE_URL",
-    "gemini": "GOOGLE_GEMINI_BASE_URL",
-    "vertex-ai": "GOOGLE_VERTEX_BASE_URL",
-}
+# Per-protocol variables and defaults: all from the catalogue.
+KEY_VARS: dict[str, str] = {a.id: a.key_var for a in catalog.AUTH_TYPE_SPECS if a.key_var}
+BASE_VARS: dict[str, str] = {a.id: a.base_var for a in catalog.AUTH_TYPE_SPECS if a.base_var}
 MODEL_VARS: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_MODEL", "QWEN_MODEL"),
-    "openai-responses": ("OPENAI_MODEL",),
-    "anthropic": ("ANTHROPIC_MODEL",),
-    "gemini": ("GEMINI_MODEL",),
-    "vertex-ai": ("GOOGLE_MODEL",),
+    a.id: a.model_vars for a in catalog.AUTH_TYPE_SPECS if a.key_var
 }
 DEFAULT_BASE: dict[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "openai-responses": "https://api.openai.com",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "vertex-ai": "https://aiplatform.googleapis.com",
+    a.id: a.default_base for a in catalog.AUTH_TYPE_SPECS if a.default_base
 }
-CODING_PLAN_BASE = "https://coding.dashscope.aliyuncs.com/v1"
+CODING_PLAN_BASE = catalog.CODING_PLAN.regions[0].base_url
 CODING_PLAN_HOSTS = frozenset(
-    {"coding.dashscope.aliyuncs.com", "coding-intl.dashscope.aliyuncs.com"}
+    urlsplit(r.base_url).hostname or "" for r in catalog.CODING_PLAN.regions
 )
-CODING_PLAN_KEY_VAR = "BAILIAN_CODING_PLAN_API_KEY"
+CODING_PLAN_KEY_VAR = catalog.CODING_PLAN.env_key
 CODING_PLAN_DEFAULT_MODEL = "qwen3-coder-plus"
 DEFAULT_OPENAI_MODEL = "qwen3.7-max"
 QWEN_OAUTH_MODEL = "coder-model"
@@ -89,6 +70,22 @@ _SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 
 
 @dataclass(frozen=True)
+class ExtraModel:
+    """A model the session adds without touching settings.json: one of a sign-in preset's
+    models (origin "preset") or one an endpoint listed (origin "discovered"). Its key is the
+    variable `env_key` (the session puts a typed key there); `base_url` keeps the source of the
+    endpoint it came from, so the project guard judges it like the original."""
+
+    id: str
+    name: str
+    protocol: str
+    base_url: Sourced[str]
+    env_key: str
+    origin: str
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
 class Overrides:
     """Launch flags, editor options and `qwen/auth` params: the highest-precedence layer."""
 
@@ -99,6 +96,7 @@ class Overrides:
     proxy: Sourced[str] | None = None
     # Launch values that could not be used (unknown flags...): shown as diagnostics, never an exit.
     problems: tuple[str, ...] = ()
+    extra: tuple[ExtraModel, ...] = ()  # preset and discovered models (listed after entries)
 
     def over(self, base: Overrides) -> Overrides:
         """`self` on top of `base`."""
@@ -113,6 +111,7 @@ class Overrides:
             ),
             proxy=self.proxy or base.proxy,
             problems=tuple(dict.fromkeys((*base.problems, *self.problems))),
+            extra=self.extra + base.extra,
         )
 
     @classmethod
@@ -155,14 +154,17 @@ class Overrides:
         base_url: str | None,
         model: str | None,
         current_base: str | None = None,
+        key_var: str | None = None,
     ) -> Overrides:
         """What `qwen/auth {method, apiKey, baseUrl, model}` means for resolution. A base URL
         that arrives without a key and differs from `current_base` is marked as chosen by the
-        caller ("qwen/auth"): a key the caller did not give in the same call never goes there."""
+        caller ("qwen/auth"): a key the caller did not give in the same call never goes there.
+        `key_var` is where the key goes (default: the protocol's key variable)."""
         src = f"qwen/auth ({method})"
         env: dict[str, Sourced[str]] = {}
-        if api_key and method in KEY_VARS:
-            env[KEY_VARS[method]] = Sourced(api_key.strip(), src, "override", "qwen/auth")
+        var = key_var or KEY_VARS.get(method)
+        if api_key and var:
+            env[var] = Sourced(api_key.strip(), src, "override", "qwen/auth")
         if base_url and method in BASE_VARS:
             url = base_url.strip()
             same = current_base is not None and url.rstrip("/") == current_base.rstrip("/")
@@ -194,6 +196,8 @@ class ModelInfo:
     refusal: str | None = None  # why a key that exists is not used for this model
     wire_api: WireApi = "chat-completions"
     adc: google_adc.AdcConfig | None = None  # Vertex AI through Application Default Credentials
+    origin: str = "configured"  # configured | preset | discovered
+    provider: str | None = None  # the catalogue label of the provider, when known
 
     def to_json(self, current: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name, "protocol": self.protocol}
@@ -203,6 +207,9 @@ class ModelInfo:
             out["baseUrl"] = self.base_url.value
         out["hasCredentials"] = self.has_credentials
         out["current"] = current
+        out["source"] = self.origin
+        if self.provider:
+            out["provider"] = self.provider
         return out
 
 
@@ -221,8 +228,10 @@ class Resolution:
     models: tuple[ModelInfo, ...]
     oauth_base_url: Sourced[str]
     oauth_signed_in: bool
+    enforced_type: Sourced[str] | None
     diagnostics: tuple[Diagnostic, ...]
     notice: str | None  # a warning the status bar should show (e.g. a model fallback)
+    discover_models: bool  # `qwenLsp.discoverModels` (default true)
     watched: tuple[Path, ...] = field(repr=False)
     network: net.Network = net.DIRECT
 
@@ -259,6 +268,9 @@ class Resolution:
     ) -> ModelTarget:
         """The adapter input for `info`. Raises QwenError(auth|config) when it cannot work.
         Qwen OAuth and ADC models need the token the caller obtained (auth/)."""
+        refused = self.enforced_problem(info.protocol)
+        if refused:
+            raise QwenError("auth", refused, provider=info.protocol)
         if info.protocol == "qwen-oauth":
             if not oauth_token:
                 raise QwenError(
@@ -313,8 +325,23 @@ class Resolution:
             network=self.network,
         )
 
+    def enforced_problem(self, auth_type: str | None) -> str | None:
+        """`security.auth.enforcedType` (system or user settings) refuses other auth types,
+        with the CLI's words."""
+        if self.enforced_type is None or auth_type is None:
+            return None
+        if auth_type == self.enforced_type.value:
+            return None
+        return (
+            f"The configured auth type is {self.enforced_type.value}, but the current auth type "
+            f"is {auth_type}. Please re-authenticate with the correct type. "
+            f"(security.auth.enforcedType in {self.enforced_type.source})"
+        )
+
     def auth_problem(self) -> str | None:
         """Why the current selection cannot be used right now (None when it can)."""
+        if self.auth_type is not None and (refused := self.enforced_problem(self.auth_type.value)):
+            return refused
         if self.auth_type is None:
             return (
                 "No sign-in method is configured. Sign in (Qwen OAuth or an API key), or set "
@@ -395,7 +422,7 @@ class Resolution:
             ),
             "models": [
                 m.to_json(current is not None and m is current)
-                | {"source": m.source}
+                | {"definedIn": m.source}
                 | ({"envKey": m.env_key} if m.env_key else {})
                 for m in self.models
             ],
@@ -406,6 +433,7 @@ class Resolution:
                 "credentialsFile": str(self.credentials_path),
             },
             "network": self.network.describe(),
+            "enforcedType": sv(self.enforced_type),
             "problem": self.auth_problem(),
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
@@ -517,6 +545,7 @@ def _relevant_env_names(r: Resolution) -> set[str]:
         ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS")
     )
     names.update(net.NET_VARS)
+    names.update(p.env_key for p in catalog.PROVIDERS if p.env_key and p is not catalog.CUSTOM)
     for d in (KEY_VARS, BASE_VARS):
         names.update(d.values())
     for vs in MODEL_VARS.values():
@@ -585,7 +614,9 @@ class _Build:
             models=tuple(self.models),
             oauth_base_url=self.oauth_base,
             oauth_signed_in=self.oauth_signed_in,
+            enforced_type=self.enforced,
             diagnostics=tuple(self.diags),
+            discover_models=get_path(self.merged, "qwenLsp.discoverModels") is not False,
             notice=self.notice,
             watched=tuple(dict.fromkeys(self.watched)),
             network=self.network,
@@ -695,6 +726,7 @@ class _Build:
             self.workspace, self.home, self.qdir, self.trusted.value, self.diags, self.watched
         )
         ef = self.env_file
+        self._shadowed_home_env(ef.values if ef is not None else {})
         ef_origin = "project" if ef is not None and ef.level == "project" else None
         home_env: dict[str, Sourced[str]] = {}
         for p in home_candidates(self.home, self.qdir):
@@ -794,6 +826,32 @@ class _Build:
             if s.value.strip():
                 env[k] = s
         self.env = env
+
+    def _shadowed_home_env(self, project_values: Mapping[str, str]) -> None:
+        """Only the first .env found is read: a project .env hides the keys saved in the home
+        one (where `qwen/auth {persist}` and the documents put them). Say so."""
+        ef = self.env_file
+        if ef is None or ef.level != "project":
+            return
+        home_file = self.qdir / ".env"
+        hidden = sorted(
+            k
+            for k, v in read_user_env_file(home_file).items()
+            if v.strip()
+            and _is_secret_name(k)
+            and not self.environ.get(k, "").strip()
+            and not project_values.get(k, "").strip()
+        )
+        if hidden:
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    f"{', '.join(hidden)} saved in {home_file} is not used in this workspace: "
+                    f"{ef.path} is loaded instead (only the first .env found is read). Add "
+                    f"the key to that file, or move it to `env` in {self.qdir / 'settings.json'}.",
+                    str(ef.path),
+                )
+            )
 
     def _report_foreign_refs(
         self,
@@ -1067,9 +1125,8 @@ class _Build:
                 self.diags.append(
                     Diagnostic(
                         "warning",
-                        f'modelProviders "{pid}" is not a supported protocol (openai, '
-                        f"openai-responses, anthropic, gemini, vertex-ai){hint}; its models are "
-                        "ignored",
+                        f'modelProviders "{pid}" is not a supported protocol '
+                        f"({', '.join(API_PROTOCOLS)}){hint}; its models are ignored",
                         pfile,
                     )
                 )
@@ -1103,6 +1160,13 @@ class _Build:
                     continue
                 seen.add(key)
                 entries.append(info)
+        for x in self.ov.extra:
+            if x.protocol not in API_PROTOCOLS:
+                continue
+            k = (x.protocol, x.id, x.base_url.value)
+            if k not in seen:
+                seen.add(k)
+                entries.append(self._extra(x))
         self.registry = entries
 
     def _entry(
@@ -1204,6 +1268,34 @@ class _Build:
             description=m.description,
             refusal=refusal,
             wire_api=wire,
+            provider=_provider_label(protocol, base.value if base else None, m.envKey),
+        )
+
+    def _extra(self, x: ExtraModel) -> ModelInfo:
+        what = f"{x.origin} model '{x.id}'"
+        key = self.get(x.env_key)
+        refusal: str | None = None
+        if key is not None:
+            key, refusal = self._guarded_key(key, x.base_url, what, None)
+        if key is not None:
+            try:
+                check_credential_url(x.base_url.value, x.base_url.source)
+            except QwenError as e:
+                self.diags.append(Diagnostic("error", e.message))
+        return ModelInfo(
+            id=x.id,
+            name=x.name,
+            protocol=x.protocol,  # type: ignore[arg-type]
+            base_url=x.base_url,
+            has_credentials=key is not None,
+            key=key,
+            env_key=x.env_key,
+            generation=_generation(None, self.environ, atomic=True),
+            source=f"{x.origin} ({x.provider or x.protocol})",
+            origin=x.origin,
+            provider=x.provider,
+            refusal=refusal,
+            wire_api="responses" if x.protocol == "openai-responses" else "chat-completions",
         )
 
     # -- project files may not redirect the user's keys ----------------------------------
@@ -1342,6 +1434,7 @@ class _Build:
                 generation=self.top_generation,
                 source=source,
                 runtime=True,
+                provider=catalog.QWEN_OAUTH.label,
             )
         key0 = self.get(KEY_VARS[protocol])
         base = self._runtime_base(protocol, key0)
@@ -1370,11 +1463,61 @@ class _Build:
             runtime=True,
             refusal=refusal,
             wire_api="responses" if protocol == "openai-responses" else "chat-completions",
+            provider=_provider_label(protocol, base.value, None),
         )
 
     # -- auth type ------------------------------------------------------------------------
 
+    def _enforced(self) -> None:
+        """Only the system and user scopes may enforce (a project cannot lock you in)."""
+        self.enforced: Sourced[str] | None = None
+        for scope in ("system", "user", "system-defaults"):
+            v = get_path(self.scoped.get(scope, {}), "security.auth.enforcedType")
+            if not isinstance(v, str) or not v.strip():
+                continue
+            f = next(x for x in self.files if x.scope == scope)
+            if v.strip() not in AUTH_TYPES:
+                self.diags.append(
+                    Diagnostic(
+                        "warning",
+                        f"`security.auth.enforcedType` {v!r} is not an auth type (expected one "
+                        f"of {', '.join(AUTH_TYPES)}); ignored",
+                        str(f.path),
+                    )
+                )
+                continue
+            self.enforced = Sourced(v.strip(), str(f.path), "settings")
+            return
+        ws = next((x for x in self.files if x.scope == "workspace"), None)
+        if ws is not None and get_path(ws.data, "security.auth.enforcedType") is not None:
+            self.diags.append(
+                Diagnostic(
+                    "warning",
+                    "`security.auth.enforcedType` is only honoured in user or system settings; "
+                    "ignored here",
+                    str(ws.path),
+                )
+            )
+
+    def _oauth_marker(self) -> Sourced[str] | None:
+        """qwen-lsp's own record of a Qwen OAuth sign-in (`qwenLsp.authType` in the user
+        settings; the CLI ignores the key). The CLI exits when `selectedType` is qwen-oauth, so
+        that is never written; the record holds only while the CLI's own `selectedType` is
+        still what it was at sign-in (`qwenLsp.cliSelectedType`), so a later `/auth` in the
+        CLI wins, and only while the token file is usable."""
+        user = self.scoped.get("user", {})
+        marker = get_path(user, "qwenLsp.authType")
+        if marker != "qwen-oauth" or not self.oauth_signed_in:
+            return None
+        was = get_path(user, "qwenLsp.cliSelectedType")
+        now = get_path(self.merged, "security.auth.selectedType")
+        if (was or "") != (now if isinstance(now, str) else ""):
+            return None
+        f = next(x for x in self.files if x.scope == "user")
+        return Sourced("qwen-oauth", f"{f.path} (qwenLsp.authType)", "settings")
+
     def _auth_type(self) -> None:
+        self._enforced()
         chosen: Sourced[str] | None = self.ov.auth_type
         if chosen is not None and chosen.value not in AUTH_TYPES:
             self.diags.append(
@@ -1385,6 +1528,8 @@ class _Build:
                 )
             )
             chosen = None
+        if chosen is None:
+            chosen = self._oauth_marker()
         if chosen is None:
             st = get_path(self.merged, "security.auth.selectedType")
             f = _file_of(self.files, "security.auth.selectedType")
@@ -1499,12 +1644,15 @@ class _Build:
             models.append(current)
         elif self.oauth_signed_in:
             models.append(self._runtime_model("qwen-oauth", QWEN_OAUTH_MODEL, "Qwen OAuth sign-in"))
+        used_vars: set[str] = set()
         for p in API_PROTOCOLS:
             runtime: list[ModelInfo] = []
             if current is not None and current.runtime and current.protocol == p:
                 runtime.append(current)
-            # OPENAI_MODEL already lists under openai; once is enough unless it is current.
-            for var in MODEL_VARS[p] if p != "openai-responses" else ():
+            for var in MODEL_VARS[p]:
+                if var in used_vars:
+                    continue  # openai-responses shares OPENAI_MODEL: list it once, as openai
+                used_vars.add(var)
                 s = self.get(var)
                 if s is None or any(m.id == s.value for m in runtime):
                     continue
@@ -1602,6 +1750,19 @@ def _home(environ: Mapping[str, str]) -> Path:
 def _file_of(files: list[SettingsFile], dotted: str) -> str | None:
     f = owner_of(files, dotted)
     return str(f.path) if f else None
+
+
+def _provider_label(protocol: str, base_url: str | None, env_key: str | None) -> str | None:
+    """The catalogue's name for where a model lives: the preset owning its endpoint (with its
+    variable, when the entry names one), else the protocol's label."""
+    if base_url:
+        for p in catalog.PROVIDERS:
+            if p.auth_type != protocol or not p.regions:
+                continue
+            if p.region_for_url(base_url) is not None and env_key in (None, p.env_key):
+                return p.label
+    spec = catalog.auth_type(protocol)
+    return spec.label if spec else None
 
 
 def _is_coding_plan(url: str) -> bool:

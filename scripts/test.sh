@@ -27,6 +27,9 @@ step "ruff"
 .venv/bin/ruff check server tests
 .venv/bin/ruff format --check server tests
 
+step "mypy (strict)"
+.venv/bin/mypy server
+
 if [ -f editors/vscode/package.json ] && [ -x editors/vscode/scripts/test.sh ]; then
   step "VS Code extension"
   PATH="$PWD/.venv/bin:$PATH" editors/vscode/scripts/test.sh

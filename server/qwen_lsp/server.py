@@ -68,7 +68,7 @@ def _raw_params_converter() -> Any:
     are not identifiers; keep them as the JSON objects they are and validate them ourselves."""
     from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage
 
-    conv = default_converter()
+    conv = default_converter()  # type: ignore[no-untyped-call]
     # JSON-RPC lets a request leave out `params`.
     conv.register_structure_hook(
         JsonRPCRequestMessage, lambda obj, cls: cls(**{"params": None, **obj})
@@ -120,7 +120,7 @@ class QwenLanguageServer(LanguageServer):
         if hasattr(service, "configure"):
             self._service = service  # type: ignore[assignment]
         else:
-            self._make_service = service  # type: ignore[assignment]
+            self._make_service = service
         self._on_service: list[Callable[[QwenService], None]] = []
         # What `initialize` said, applied when the service is built (see `service`).
         self._pending_config: tuple[str, dict[str, Any]] | None = None

@@ -190,8 +190,8 @@ async def _serve(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> No
     reader = asyncio.StreamReader(limit=MAX_HEADER_BYTES)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
     transport, out = await loop.connect_write_pipe(_Out, stdout)
-    writer = PipeWriter(transport, out)  # type: ignore[arg-type]
-    server.protocol.set_writer(writer)
+    writer = PipeWriter(transport, out)
+    server.protocol.set_writer(writer)  # type: ignore[arg-type]  # pygls awaits close() if async
     try:
         await read_messages(reader, server, writer)
     finally:
@@ -217,5 +217,5 @@ def start_stdio(server: JsonRPCServer) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.shutdown()
+        server.shutdown()  # type: ignore[no-untyped-call]
     return code

@@ -220,5 +220,5 @@ def start_tcp(server: JsonRPCServer, host: str, port: int, token_file: str | Non
         print(f"qwen-lsp: cannot listen on {host}:{port}: {e}", file=sys.stderr)
         code = 2
     finally:
-        server.shutdown()
+        server.shutdown()  # type: ignore[no-untyped-call]
     return code

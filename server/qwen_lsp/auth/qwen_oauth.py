@@ -73,7 +73,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from qwen_lsp import net, redact
 from qwen_lsp.auth.token_store import Credentials, TokenStore, now_ms
-from qwen_lsp.errors import QwenError
+from qwen_lsp.errors import ErrorKind, QwenError
 
 log = logging.getLogger("qwen_lsp.auth.qwen_oauth")
 
@@ -336,7 +336,7 @@ class QwenOAuth:
             quota = _quota_error(answer)
             if quota is not None:
                 raise quota
-            kind = "auth" if answer.status in (200, 400, 401, 403) else "upstream"
+            kind: ErrorKind = "auth" if answer.status in (200, 400, 401, 403) else "upstream"
             raise QwenError(
                 kind,
                 f"Device authorization failed: {answer.status} {_said(answer)}".rstrip(),

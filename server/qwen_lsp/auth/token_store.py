@@ -213,6 +213,8 @@ class TokenStore:
         except OSError as e:
             self._set(None, None, f"cannot read {self.path}: {e.strerror}")
             return None
+        creds: Credentials | None
+        reason: str | None
         try:
             obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError):

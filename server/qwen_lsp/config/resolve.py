@@ -1211,7 +1211,7 @@ class _Build:
                     )
                 )
                 return None
-            wire = m.wireApi  # type: ignore[assignment]
+            wire = m.wireApi
         if m.baseUrl is not None:
             base: Sourced[str] | None = (
                 self._setting(owner, f"{where}.baseUrl", m.baseUrl.rstrip("/"), label + ".baseUrl")

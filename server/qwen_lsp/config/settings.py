@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -214,9 +214,12 @@ class ModelSection(_Lenient):
     generationConfig: GenerationConfigModel | None = None
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
 def validate_section(
-    model: type[BaseModel], value: Any, where: str, file: str | None, diags: list[Diagnostic]
-) -> Any:
+    model: type[_M], value: Any, where: str, file: str | None, diags: list[Diagnostic]
+) -> _M | None:
     """Validate one section; on failure report each bad field and return None."""
     if value is None:
         return None

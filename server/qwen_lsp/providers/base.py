@@ -187,7 +187,7 @@ def backoff(attempt: int) -> float:
         base = float(os.environ.get("QWEN_LSP_RETRY_BASE_MS", DEFAULT_RETRY_BASE_MS)) / 1000.0
     except ValueError:
         base = DEFAULT_RETRY_BASE_MS / 1000.0
-    return min(base * (2**attempt), MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
+    return min(base * (2.0**attempt), MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -1,8 +1,8 @@
 """The one error type every layer raises; server.py maps it to a JSON-RPC error.
 
-`kind` is part of the protocol (design.md §3): clients branch on it to offer "Sign in again",
-"Open settings.json" and so on, so every raise site must pick the kind that tells the user what
-to do, and the message must say it in words.
+`kind` is part of the protocol (docs/protocol.md, "Errors"): clients branch on it to offer
+"Sign in again", "Open settings.json" and so on, so every raise site must pick the kind that
+tells the user what to do, and the message must say it in words.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class QwenError(Exception):
         self.provider = provider
 
     def data(self) -> dict[str, Any]:
-        """The JSON-RPC `error.data` object of design.md §3."""
+        """The JSON-RPC `error.data` object of docs/protocol.md."""
         out: dict[str, Any] = {"kind": self.kind}
         if self.status is not None:
             out["status"] = self.status

@@ -1,4 +1,4 @@
-"""Validation of the custom methods' params (design.md §3). A bad field becomes InvalidParams
+"""Validation of the custom methods' params (docs/protocol.md). A bad field becomes InvalidParams
 naming that field, never a traceback."""
 
 from __future__ import annotations

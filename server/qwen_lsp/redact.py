@@ -4,7 +4,7 @@ Two layers: `mask()` shows a secret the way `qwen/config` and `doctor` display i
 and `scrub()` replaces every *known* secret (registered when it is read from any source) plus
 anything shaped like a bearer token or API key in free text. The logging filter installed by
 `install_log_filter()` runs `scrub()` on every record, so a traceback that happens to format a
-request's params cannot leak a key (design.md §6).
+request's params cannot leak a key (docs/architecture.md, "Pitfalls").
 """
 
 from __future__ import annotations

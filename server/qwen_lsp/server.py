@@ -1,6 +1,6 @@
 """The pygls server: translates LSP messages into QwenService calls and back. No rules here.
 
-Protocol contract: docs/protocol.md (design.md §3).
+Protocol contract: docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .service import QwenService
     from .window_prompts import WindowPrompts
 
-# Start-up budget (design.md §5: within 1.3x of a bare pygls server): nothing that pulls in
+# Start-up budget (docs/benchmarks.md: within 1.3x of a bare pygls server): nothing that pulls in
 # pydantic (config/, params, service), httpx, authlib or the providers is imported before the
 # `initialize` answer is on its way. The service is built right after that answer is written.
 

@@ -1,7 +1,8 @@
 """LSP over stdio on the event loop itself.
 
 pygls' stdio reader hands every header line and every body to a thread pool (one executor
-round trip each), which costs ~0.3 ms per message on a busy 2-core machine (design.md §6).
+round trip each), which costs ~0.3 ms per message on a busy 2-core machine
+(docs/architecture.md, "Pitfalls").
 Here stdin and stdout are asyncio pipes: a message is read with one `readuntil` for its header
 block and one `readexactly` for its body, and replies are written without blocking the loop.
 

@@ -102,7 +102,7 @@ async def run(names: list[str], quick: bool) -> list[Row]:
 
 DOC_HEAD = """# Benchmarks
 
-The quality bars of design.md §5, measured by `tests/benchmarks/` against their floors in one
+The quality bars (below), measured by `tests/benchmarks/` against their floors in one
 run. Reproduce with:
 
 ```

@@ -1,5 +1,5 @@
 """Arbitrary bytes in every file the resolver reads: diagnostics, never a crash, never a rewrite
-(design.md §2: "A broken settings file is reported and ignored, and never rewritten")."""
+(docs/configuration.md: "A broken settings file is reported and ignored, and never rewritten")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""kill -9 at random points of our writes, and several writers at once (design.md §5: no
+"""kill -9 at random points of our writes, and several writers at once (docs/security.md: no
 corrupted or half-written file after kill -9; N processes refreshing make one refresh call)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fuzzed params for every method we handle, over real stdio against ONE long-lived server per
 test: every request gets a result or a JSON-RPC error, the server never exits and never shows
-a traceback (design.md §5: zero crashes under fuzzed params)."""
+a traceback (docs/security.md: zero crashes under fuzzed params)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Secret hygiene: canary keys and tokens placed in every source while every feature and error
-path runs; none of them may appear anywhere they were not put (design.md §5, §6)."""
+path runs; none of them may appear anywhere they were not put (docs/security.md §1-2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The protocol of design.md §3 over real stdio against the loopback fake upstream."""
+"""The protocol of docs/protocol.md over real stdio against the loopback fake upstream."""
 
 from __future__ import annotations
 

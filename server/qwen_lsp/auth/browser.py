@@ -4,8 +4,8 @@ The LSP server itself never opens a browser: the editor does (VS Code `env.openE
 Neovim `vim.ui.open`). This check only shapes the status message: when a browser is unlikely,
 the message says "open this URL on any device" instead of "a browser window should open".
 
-Rules (after the CLI's `isBrowserLaunchSuppressed`, qwen-code-behaviour.md §1.4; an empty
-variable counts as unset):
+Rules (after the CLI's `isBrowserLaunchSuppressed`; docs/authentication.md, "Headless
+machines"; an empty variable counts as unset):
 - `NO_BROWSER` is set;
 - `CI` is set (and is not "0"/"false"), or `DEBIAN_FRONTEND=noninteractive`;
 - Linux (and other X11 platforms) with none of `DISPLAY`, `WAYLAND_DISPLAY`, `MIR_SOCKET`;

@@ -1,6 +1,6 @@
 """Qwen OAuth: RFC 8628 device authorization grant with PKCE (S256), and token refresh.
 
-Wire facts follow the Qwen Code CLI (qwen-code-behaviour.md §1.2-§1.8): form-encoded POSTs with
+Wire facts follow the Qwen Code CLI (docs/authentication.md): form-encoded POSTs with
 `Accept: application/json` to `<base>/api/v1/oauth2/device/code` (client_id, scope,
 code_challenge, code_challenge_method=S256, header `x-request-id: <uuid4>`) and
 `<base>/api/v1/oauth2/token` (device_code grant with code_verifier; refresh_token grant).
@@ -23,7 +23,7 @@ Polling policy, RFC 8628 §3.4-3.5 (documented in docs/authentication.md):
 - `cancel_sign_in()`, `sign_out()`, `aclose()` or a new `start_sign_in()` cancel the poll;
   `wait_for_sign_in()` then raises QwenError("cancelled").
 
-Refresh (qwen-code-behaviour.md §1.7/§1.8): a token is valid while now < expiry_date - 30 s.
+Refresh (docs/authentication.md): a token is valid while now < expiry_date - 30 s.
 A refresh runs only while holding `oauth_creds.lock`, re-reads the file inside the lock and skips
 the network call when another process already refreshed; within one process refreshes are
 single-flight (one shared task). The answer's refresh_token replaces the old one only when

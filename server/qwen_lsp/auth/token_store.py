@@ -1,6 +1,7 @@
 """`<qwen home>/oauth_creds.json`, shared byte for byte with the Qwen Code CLI.
 
-Format (qwen-code-behaviour.md §1.5): `JSON.stringify(obj, null, 2)` (2-space indent, no trailing
+Format (docs/authentication.md, "Sharing oauth_creds.json with the Qwen Code CLI"):
+`JSON.stringify(obj, null, 2)` (2-space indent, no trailing
 newline), fields `access_token`, `refresh_token`, `token_type`, optional `resource_url`,
 `expiry_date` (epoch milliseconds). The CLI writes them in a different order after a login than
 after a refresh; `Credentials.to_json(order=...)` reproduces both. The file is mode 0600; a
@@ -62,7 +63,7 @@ REFRESH_BUFFER_MS = 30_000
 
 WriteOrder = Literal["login", "refresh"]
 
-# Field order exactly as the CLI writes the file (qwen-code-behaviour.md §1.5).
+# Field order exactly as the CLI writes the file (docs/authentication.md).
 _ORDER: dict[str, tuple[str, ...]] = {
     "login": ("access_token", "refresh_token", "token_type", "resource_url", "expiry_date"),
     "refresh": ("access_token", "token_type", "refresh_token", "resource_url", "expiry_date"),

@@ -1,4 +1,4 @@
-"""`.env` discovery and loading (design.md §2).
+"""`.env` discovery and loading (docs/configuration.md).
 
 From the workspace folder walk up to `/` (stopping at the home directory, whose files are the
 user-level fallback); in each directory try `.qwen/.env`, then `.env`. The first file found is

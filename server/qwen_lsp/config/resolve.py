@@ -1,7 +1,7 @@
 """The shared resolver: (overrides, process environment, files on disk) -> Resolution.
 
 Pure apart from reading files: no network, no writes. Every value carries its source. The
-rules are design.md §2; docs/configuration.md explains them to users.
+rules, and where they differ from the Qwen Code CLI, are docs/configuration.md.
 """
 
 from __future__ import annotations

@@ -678,3 +678,23 @@ def catalogue_json(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The `qwen/providers` answer."""
     o = base_url_overrides(environ)
     return {"providers": [p.to_json(o) for p in PROVIDERS]}
+
+
+# ---- Qwen OAuth's API endpoint -------------------------------------------------------------
+
+DEFAULT_QWEN_OAUTH_API_BASE = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+
+
+def qwen_oauth_api_base(resource_url: str | None) -> str:
+    """The OpenAI-compatible base URL for a token's `resource_url`, as the CLI builds it:
+    `https://` added when there is no scheme, `/v1` when it does not end so; the DashScope
+    endpoint when the token has none."""
+    url = (resource_url or "").strip()
+    if not url:
+        return DEFAULT_QWEN_OAUTH_API_BASE
+    if not url.lower().startswith(("http://", "https://")):
+        url = "https://" + url
+    url = url.rstrip("/")
+    if not url.endswith("/v1"):
+        url += "/v1"
+    return url

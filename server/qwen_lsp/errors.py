@@ -47,3 +47,23 @@ class QwenError(Exception):
 
     def __repr__(self) -> str:
         return f"QwenError(kind={self.kind!r}, message={self.message!r}, status={self.status!r})"
+
+
+# Words in an answer that mean "out of quota" (OpenAI, DashScope, Qwen OAuth, Gemini): one list
+# for the completion driver and the OAuth client alike.
+QUOTA_MARKERS = (
+    "insufficient_quota",
+    "free allocated quota exceeded",
+    "allocationquota",
+    "quota exceeded",
+    "quota_exceeded",
+    "quota exhausted",
+    "exceeded your current quota",
+    "arrearage",
+    "resource_exhausted",
+)
+
+
+def says_quota(text_lc: str) -> bool:
+    """`text_lc` (lower-cased) reports an exhausted quota."""
+    return any(m in text_lc for m in QUOTA_MARKERS)

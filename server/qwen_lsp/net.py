@@ -48,6 +48,23 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def credential_url_problem(url: str) -> str | None:
+    """The one rule for where a credential may be sent: https anywhere, plain http only to a
+    loopback address. None when `url` is fine, else "scheme" (not an http(s) URL with a host)
+    or "plain-http" (http to a remote host); callers word the message for their context."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "scheme"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return "scheme"
+    if scheme == "http" and not is_loopback(host):
+        return "plain-http"
+    return None
+
+
 def host_of(url: str) -> str:
     try:
         return urlsplit(url).hostname or url

@@ -71,9 +71,9 @@ from urllib.parse import urlsplit
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from qwen_lsp import net, redact
+from qwen_lsp import catalog, net, redact
 from qwen_lsp.auth.token_store import Credentials, TokenStore, now_ms
-from qwen_lsp.errors import ErrorKind, QwenError
+from qwen_lsp.errors import ErrorKind, QwenError, says_quota
 
 log = logging.getLogger("qwen_lsp.auth.qwen_oauth")
 
@@ -83,7 +83,7 @@ SCOPE = "openid profile email model.completion"
 DEVICE_CODE_PATH = "/api/v1/oauth2/device/code"
 TOKEN_PATH = "/api/v1/oauth2/token"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-DEFAULT_API_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+DEFAULT_API_BASE_URL = catalog.DEFAULT_QWEN_OAUTH_API_BASE
 
 DEFAULT_INTERVAL_S = 5.0  # RFC 8628 §3.2: "If no value is provided, clients MUST use 5"
 QWEN_HOST_INTERVAL_S = 2.0  # what the CLI polls chat.qwen.ai at (it sends no interval)
@@ -100,38 +100,20 @@ QUOTA_MESSAGE = (
     "2026-04-15{said}. Use an API key instead (Alibaba Cloud Model Studio, OpenRouter, "
     "Fireworks AI, ...) or an Alibaba Cloud Coding Plan key (sk-sp-...)."
 )
-_QUOTA_MARKERS = (
-    "insufficient_quota",
-    "discontinued",
-    "free allocated quota exceeded",
-    "quota exceeded",
-    "quota_exceeded",
-)
 
 
-def api_base_url(resource_url: str | None) -> str:
-    """The OpenAI-compatible base URL for a token's `resource_url` (behaviour §1.6)."""
-    url = (resource_url or "").strip() or DEFAULT_API_BASE_URL
-    if not url.lower().startswith(("http://", "https://")):
-        url = "https://" + url
-    if not url.endswith("/v1"):
-        url = url + "/v1"
-    return url
+api_base_url = catalog.qwen_oauth_api_base
 
 
 def check_base_url(url: str) -> str:
     """Validate an OAuth base URL: https anywhere, plain http only to a loopback IP."""
     text = (url or "").strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or not host or parts.scheme.lower() not in ("http", "https"):
+    problem = net.credential_url_problem(text)
+    if problem == "scheme":
         raise QwenError(
             "config", f"The Qwen OAuth base URL {url!r} is not an http(s) URL.", provider=PROVIDER
         )
-    if parts.scheme.lower() == "http" and not net.is_loopback(host):
+    if problem == "plain-http":
         raise QwenError(
             "config",
             f"Refusing to send Qwen OAuth credentials over plain http to {text}: use https, or "
@@ -217,7 +199,7 @@ def _said(answer: _Answer) -> str:
 
 def _quota_error(answer: _Answer) -> QwenError | None:
     hay = answer.text.lower()
-    if any(marker in hay for marker in _QUOTA_MARKERS):
+    if says_quota(hay) or "discontinued" in hay:
         said = _said(answer)
         return QwenError(
             "quota",

@@ -61,7 +61,7 @@ CODING_PLAN_DEFAULT_MODEL = "qwen3-coder-plus"
 DEFAULT_OPENAI_MODEL = "qwen3.7-max"
 QWEN_OAUTH_MODEL = "coder-model"
 DEFAULT_OAUTH_BASE = "https://chat.qwen.ai"
-DEFAULT_QWEN_OAUTH_API_BASE = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+DEFAULT_QWEN_OAUTH_API_BASE = catalog.DEFAULT_QWEN_OAUTH_API_BASE
 
 _SECRET_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 
@@ -443,20 +443,13 @@ class Resolution:
 # ---- helpers used by the server and adapters ----------------------------------------------
 
 
-def is_loopback_host(host: str | None) -> bool:
-    return net.is_loopback(host)
-
-
 def check_credential_url(url: str, source: str | None = None) -> None:
     """Refuse to send a credential over plain http to anything but loopback."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "https":
-        return
-    if scheme == "http" and is_loopback_host(parts.hostname):
+    problem = net.credential_url_problem(url)
+    if problem is None:
         return
     where = f" (from {source})" if source else ""
-    if scheme == "http":
+    if problem == "plain-http":
         raise QwenError(
             "config",
             f"Refusing to send credentials over plain http to {url}{where}. Use https://, or a "
@@ -465,17 +458,7 @@ def check_credential_url(url: str, source: str | None = None) -> None:
     raise QwenError("config", f"Invalid base URL {url!r}{where}: it must start with https://.")
 
 
-def qwen_oauth_api_base(resource_url: str | None) -> str:
-    """`https://<resource_url>/v1`, as the CLI builds it."""
-    url = (resource_url or "").strip()
-    if not url:
-        return DEFAULT_QWEN_OAUTH_API_BASE
-    if not url.lower().startswith(("http://", "https://")):
-        url = "https://" + url
-    url = url.rstrip("/")
-    if not url.endswith("/v1"):
-        url += "/v1"
-    return url
+qwen_oauth_api_base = catalog.qwen_oauth_api_base
 
 
 def missing_key_message(info: ModelInfo) -> str:
@@ -981,7 +964,7 @@ class _Build:
         if v:
             base = Sourced(v, "env QWEN_OAUTH_BASE_URL", "env")
         else:
-            for p in (self.qdir / ".env", self.home / ".env"):
+            for p in home_candidates(self.home, self.qdir):
                 fv = read_user_env_file(p).get("QWEN_OAUTH_BASE_URL", "").strip()
                 if fv:
                     base = Sourced(fv, str(p), "dotenv")
@@ -1003,20 +986,15 @@ class _Build:
                 )
             )
             base = None
-        if base is not None:
-            parts = urlsplit(base.value)
-            ok = parts.scheme == "https" or (
-                parts.scheme == "http" and is_loopback_host(parts.hostname)
-            )
-            if not ok or not parts.hostname:
-                self.diags.append(
-                    Diagnostic(
-                        "error",
-                        f"QWEN_OAUTH_BASE_URL {base.value!r} ({base.source}) must be an https:// "
-                        "URL (or http:// on loopback); using the default instead",
-                    )
+        if base is not None and net.credential_url_problem(base.value) is not None:
+            self.diags.append(
+                Diagnostic(
+                    "error",
+                    f"QWEN_OAUTH_BASE_URL {base.value!r} ({base.source}) must be an https:// "
+                    "URL (or http:// on loopback); using the default instead",
                 )
-                base = None
+            )
+            base = None
         self.oauth_base = base or Sourced(DEFAULT_OAUTH_BASE, "default", "default")
         cred = self.qdir / "oauth_creds.json"
         self.watched.append(cred)

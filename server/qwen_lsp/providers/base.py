@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from qwen_lsp import __version__, net
-from qwen_lsp.errors import QwenError
+from qwen_lsp.errors import QwenError, says_quota
 from qwen_lsp.redact import register, scrub
 from qwen_lsp.target import (
     CompletionRequest,
@@ -237,22 +237,6 @@ def provider_message(body: bytes) -> str:
     return scrub(msg)
 
 
-_QUOTA_MARKERS = (
-    "insufficient_quota",
-    "free allocated quota exceeded",
-    "allocationquota",
-    "quota exceeded",
-    "quota exhausted",
-    "exceeded your current quota",
-    "arrearage",
-    "resource_exhausted",
-)
-
-
-def _is_quota_body(body_lc: str) -> bool:
-    return any(m in body_lc for m in _QUOTA_MARKERS)
-
-
 def _is_discontinued(body_lc: str) -> bool:
     return "discontinued" in body_lc
 
@@ -293,7 +277,7 @@ def http_error(
 
     if target.auth_type == "qwen-oauth" and (
         _is_discontinued(body_lc)
-        or (status in (403, 429) and _is_quota_body(body_lc))
+        or (status in (403, 429) and says_quota(body_lc))
         or (status == 429 and "free" in body_lc and "quota" in body_lc)
     ):
         return (
@@ -307,7 +291,7 @@ def http_error(
         )
     # Gemini answers a bad key with 400 INVALID_ARGUMENT + reason API_KEY_INVALID.
     if status in (401, 403) or (status == 400 and "api_key_invalid" in body_lc):
-        if status == 403 and _is_quota_body(body_lc):
+        if status == 403 and says_quota(body_lc):
             return err("quota", f"{head}: the account is out of quota or credit."), False
         return err("auth", f"{head}: {_key_phrase(target)}"), False
     if status == 429:
@@ -455,7 +439,7 @@ def stream_error(target: ModelTarget, provider: str, obj: Any) -> QwenError:
         return http_error(target, provider, code, raw, {})[0]
     if "rate_limit" in lc:
         return http_error(target, provider, 429, raw, {})[0]
-    if _is_quota_body(lc) or (target.auth_type == "qwen-oauth" and _is_discontinued(lc)):
+    if says_quota(lc) or (target.auth_type == "qwen-oauth" and _is_discontinued(lc)):
         return http_error(target, provider, 429, raw, {})[0]
     return QwenError(
         "upstream",

@@ -26,13 +26,27 @@ local function rank(protocol)
   return #M.PROTOCOL_ORDER + 1
 end
 
---- Models grouped by protocol (stable within a group).
+--- The group a model is shown under: its provider's label (from the server), else its protocol's.
+function M.group(m)
+  if type(m.provider) == 'string' and m.provider ~= '' then
+    return m.provider
+  end
+  return M.PROTOCOL_LABELS[m.protocol] or m.protocol or '?'
+end
+
+--- Models grouped by provider (groups in the order the server lists them), then by protocol;
+--- stable within a group.
 function M.sorted(models)
-  local items = {}
+  local first, items = {}, {}
   for i, m in ipairs(models or {}) do
-    items[#items + 1] = { m = m, i = i }
+    local g = M.group(m)
+    first[g] = first[g] or i
+    items[#items + 1] = { m = m, i = i, g = first[g] }
   end
   table.sort(items, function(a, b)
+    if a.g ~= b.g then
+      return a.g < b.g
+    end
     local ra, rb = rank(a.m.protocol), rank(b.m.protocol)
     if ra ~= rb then
       return ra < rb
@@ -44,17 +58,33 @@ function M.sorted(models)
   end, items)
 end
 
-function M.format_item(m)
+--- The picker's "ask the endpoints again" entry.
+M.REFRESH = { refresh = true }
+
+--- One picker line: provider (padded to width), name (id), then source and credentials.
+function M.format_item(m, width)
+  if m.refresh then
+    return '↻ Refresh: ask the endpoints for their models again'
+  end
   local name = (not util.is_nil(m.name) and m.name ~= m.id) and ('%s (%s)'):format(m.name, m.id) or m.id
-  local proto = M.PROTOCOL_LABELS[m.protocol] or m.protocol
   local flags = {}
   if m.current then
     flags[#flags + 1] = '● current'
   end
+  if m.source == 'preset' or m.source == 'discovered' then
+    flags[#flags + 1] = m.source
+  end
   if m.hasCredentials == false then
     flags[#flags + 1] = '⚠ no credentials'
   end
-  return ('%-17s %s%s'):format(proto, name, #flags > 0 and ('  ' .. table.concat(flags, ', ')) or '')
+  local group = M.group(m)
+  local pad = math.max(width or 0, vim.fn.strdisplaywidth(group))
+  return ('%s%s  %s%s'):format(
+    group,
+    (' '):rep(pad - vim.fn.strdisplaywidth(group)),
+    name,
+    #flags > 0 and ('  ' .. table.concat(flags, ', ')) or ''
+  )
 end
 
 local function remember(result)
@@ -63,8 +93,10 @@ local function remember(result)
   end
 end
 
-function M.refresh(cb)
-  client_mod.request('qwen/listModels', vim.empty_dict(), function(err, result)
+--- qwen/listModels; ask = true makes the server ask every listing endpoint again (and wait).
+function M.refresh(cb, ask)
+  local params = ask and { refresh = true } or vim.empty_dict()
+  client_mod.request('qwen/listModels', params, function(err, result)
     if not err then
       remember(result)
     end
@@ -132,8 +164,9 @@ function M.select(id, protocol, cb)
   end)
 end
 
---- vim.ui.select over every configured model.
-function M.pick()
+--- vim.ui.select over every model the server lists, grouped by provider; ask = true refreshes
+--- the endpoints' listings first.
+function M.pick(ask)
   M.refresh(function(err, result)
     if err then
       return util.err('Could not list models: ' .. util.error_text(err))
@@ -142,16 +175,25 @@ function M.pick()
     if #models == 0 then
       return util.notify('No models configured. See :QwenConfig and :checkhealth qwen.', vim.log.levels.WARN)
     end
-    vim.ui.select(models, {
+    local width = 0
+    for _, m in ipairs(models) do
+      width = math.max(width, vim.fn.strdisplaywidth(M.group(m)))
+    end
+    local items = vim.list_extend(vim.list_slice(models), { M.REFRESH })
+    vim.ui.select(items, {
       prompt = 'Qwen model',
       kind = 'qwen.model',
-      format_item = M.format_item,
+      format_item = function(m)
+        return M.format_item(m, width)
+      end,
     }, function(choice)
-      if choice then
+      if choice and choice.refresh then
+        M.pick(true)
+      elseif choice then
         M.select(choice.id, choice.protocol)
       end
     end)
-  end)
+  end, ask)
 end
 
 function M.complete(arglead)
@@ -167,6 +209,9 @@ function M.complete(arglead)
       seen[m.id] = true
       out[#out + 1] = m.id
     end
+  end
+  if vim.startswith('refresh', arglead or '') and arglead ~= '' then
+    out[#out + 1] = 'refresh'
   end
   return out
 end

@@ -56,8 +56,9 @@ def test_pick_switches_and_persists(two_models, ws, editor_factory):
     picked = ed.wait_lua("return _G.picked")
     assert picked, ed.notes()
     labels = picked["labels"]
-    # grouped by protocol: the OpenAI-compatible ones first, then Anthropic
-    assert [lbl.split()[0] for lbl in labels] == ["OpenAI-compatible"] * 2 + ["Anthropic"]
+    # grouped by provider (the server's label; these endpoints belong to no preset, so the
+    # protocol's): the OpenAI-compatible ones first, then Anthropic, then the refresh entry
+    assert [lbl.split()[0] for lbl in labels] == ["OpenAI-compatible"] * 2 + ["Anthropic", "↻"]
     assert "current" in labels[0] and "Fake (fake-model)" in labels[0]
     assert "no credentials" in labels[2] and "no credentials" not in labels[1]
 

@@ -189,3 +189,14 @@ def test_remember_false_keeps_the_key_in_the_session(coding_plan, ws, editor_fac
     assert picked, ed.notes()
     new = [line for line in picked["lines"] if "qwen3-coder-brand-new" in line]
     assert len(new) == 1 and new[0].startswith(CODING_PLAN.label) and "discovered" in new[0]
+
+    # a model without a key on a provider's endpoint: the hint names that provider and region
+    # (a provider not pointed at the fake here: its endpoints are the catalogue's)
+    dash = next(p for p in catalog.PROVIDERS if p.id == "dashscope")
+    region = dash.regions[1]
+    ed.lua(
+        "require('qwen.models').missing_key_hint({ protocol = 'openai', baseUrl = ... },"
+        " function(h) _G.hint = h end)",
+        region.base_url + "/",
+    )
+    assert ed.wait_lua("return _G.hint") == f"run :Qwen signin dashscope {region.id}"

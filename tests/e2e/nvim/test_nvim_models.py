@@ -86,11 +86,12 @@ def test_model_by_id_with_completion(two_models, ws, editor_factory):
     ed.wait_status(lambda s: (s.get("model") or {}).get("id") == "fake-model-2")
     assert wait_until(lambda: ws.settings()["model"]["name"] == "fake-model-2", 5)
 
-    # a model without credentials: selected, but the user is told how to fix it
+    # a model without credentials: selected, but the user is told how to fix it (its endpoint
+    # is no provider of the catalogue: the variable its entry names)
     ed.command("QwenModel claude-fake")
     ed.wait_status(lambda s: (s.get("model") or {}).get("id") == "claude-fake")
-    note = wait_until(lambda: [n for n in ed.notes() if "QwenSignIn anthropic" in n["msg"]], 5)
-    assert note, ed.notes()
+    note = wait_until(lambda: [n for n in ed.notes() if "no credentials" in n["msg"]], 5)
+    assert note and "envKey" in note[0]["msg"] and ".qwen/.env" in note[0]["msg"], ed.notes()
     assert wait_until(
         lambda: ws.settings()["security"]["auth"]["selectedType"] == "anthropic", 5
     ), ws.settings()

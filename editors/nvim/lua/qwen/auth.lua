@@ -213,6 +213,9 @@ local function fetch_providers(client, cb)
   end)
 end
 
+--- cb(providers|nil): the server's catalogue (asked once per client).
+M.providers = fetch_providers
+
 -- The providers this server can sign in to (its authMethods), in catalogue order.
 local function offered(client, providers)
   local methods = client_mod.auth_methods(client)

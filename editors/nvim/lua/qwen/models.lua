@@ -150,10 +150,9 @@ function M.select(id, protocol, cb)
       end
       local label = chosen and (util.is_nil(chosen.name) and chosen.id or chosen.name) or id
       if chosen and chosen.hasCredentials == false then
-        util.notify(
-          ('Model %s selected, but it has no credentials: run :QwenSignIn %s'):format(label, chosen.protocol),
-          vim.log.levels.WARN
-        )
+        M.missing_key_hint(chosen, function(hint)
+          util.notify(('Model %s selected, but it has no credentials: %s'):format(label, hint), vim.log.levels.WARN)
+        end)
       else
         util.notify(('Model: %s'):format(label))
       end
@@ -161,6 +160,32 @@ function M.select(id, protocol, cb)
     if cb then
       cb(err, result)
     end
+  end)
+end
+
+--- What to do about a model without a key: sign in to the catalogue provider whose endpoint
+--- it uses, else set the variable its settings entry reads.
+function M.missing_key_hint(m, cb)
+  local client = client_mod.get(0)
+  local generic = 'put its key in the variable its modelProviders entry names (envKey), e.g. in '
+    .. '~/.qwen/.env (:Qwen config shows where it is read)'
+  if m.protocol == 'qwen-oauth' then
+    return cb('run :Qwen signin qwen-oauth')
+  end
+  if not client or util.is_nil(m.baseUrl) or not m.baseUrl then
+    return cb(generic)
+  end
+  require('qwen.auth').providers(client, function(providers)
+    local want = m.baseUrl:gsub('/+$', '')
+    for _, p in ipairs(providers or {}) do
+      for _, r in ipairs(type(p.regions) == 'table' and p.regions or {}) do
+        if p.authType == m.protocol and (r.baseUrl or ''):gsub('/+$', '') == want then
+          local region = #p.regions > 1 and (' ' .. r.id) or ''
+          return cb(('run :Qwen signin %s%s'):format(p.id, region))
+        end
+      end
+    end
+    cb(generic)
   end)
 end
 

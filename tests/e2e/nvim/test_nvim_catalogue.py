@@ -153,7 +153,6 @@ def test_sign_in_to_coding_plan_and_pick_a_preset_model(coding_plan, ws, newcome
     nc.nvim.input("<Esc>")
 
 
-
 def test_remember_false_keeps_the_key_in_the_session(coding_plan, ws, editor_factory):
     ed = editor_factory(setup="{ remember = false }")
     ed.lua(PICKER)

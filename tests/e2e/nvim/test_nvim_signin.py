@@ -155,7 +155,9 @@ def test_api_key_sign_in_to_a_custom_endpoint(ws, fake_llm, editor_factory):
     assert wait_until(lambda: ed.nvim.api.get_mode()["mode"] == "c", 10), ed.nvim.api.get_mode()
     assert ed.nvim.call("getcmdprompt") == "Base URL: "
     ed.nvim.input(f"{fake_llm.url}/v1<CR>")
-    assert wait_until(lambda: ed.nvim.call("getcmdprompt").startswith("Custom endpoint API key"), 10)
+    assert wait_until(
+        lambda: ed.nvim.call("getcmdprompt").startswith("Custom endpoint API key"), 10
+    )
     ed.nvim.input("sk-typed-key-1234<CR>")
     st = ed.wait_status(lambda s: s["state"] == "ready", timeout=20)
     assert st["authType"] == "openai" and st["model"]["id"] == "fake-model"

@@ -26,16 +26,16 @@ local function inline(arg)
 end
 
 ---@class qwen.Subcommand
----@field run fun(arg: string|nil, bang: boolean)
+---@field run fun(arg: string|nil, bang: boolean, args: string[])
 ---@field complete (fun(arglead: string): string[])|nil
 ---@field desc string
 
 ---@type table<string, qwen.Subcommand>
 local subcommands = {
   signin = {
-    desc = 'Sign in to a model provider (Qwen OAuth or an API key)',
-    run = function(arg)
-      qwen().sign_in(arg)
+    desc = 'Sign in to a provider of the catalogue: Qwen OAuth or an API key ([provider [region]])',
+    run = function(_, _, args)
+      qwen().sign_in(table.concat(args, ' '))
     end,
     complete = function(arglead)
       return require('qwen.auth').complete(arglead)
@@ -48,7 +48,7 @@ local subcommands = {
     end,
   },
   model = {
-    desc = 'Pick the model (or switch to the given model id)',
+    desc = 'Pick the model, switch to the given model id, or `refresh` the endpoints\' listings',
     run = function(arg)
       qwen().select_model(arg)
     end,
@@ -108,7 +108,7 @@ command('Qwen', function(o)
     vim.notify(('%sUse :Qwen {%s}'):format(msg, table.concat(names, '|')), name and vim.log.levels.ERROR or vim.log.levels.INFO, { title = 'Qwen' })
     return
   end
-  sub.run(o.fargs[2], o.bang)
+  sub.run(o.fargs[2], o.bang, vim.list_slice(o.fargs, 2))
 end, {
   nargs = '*',
   bang = true,
@@ -140,7 +140,7 @@ local aliases = {
 for alias, name in pairs(aliases) do
   local sub = subcommands[name]
   command(alias, function(o)
-    sub.run(o.fargs[1], o.bang)
+    sub.run(o.fargs[1], o.bang, o.fargs)
   end, {
     nargs = sub.complete and '?' or 0,
     bang = name == 'install',

@@ -39,7 +39,9 @@ def test_dispatcher_completes_and_aliases_exist(
     assert completions(ed, "Qwen st") == ["status"]
     assert completions(ed, "Qwen inline ") == ["on", "off", "toggle"]
     assert "openai" in completions(ed, "Qwen signin ")
-    assert completions(ed, "Qwen signin op") == ["openai"]
+    # provider ids from the server's catalogue
+    assert completions(ed, "Qwen signin op") == ["openrouter", "openai"]
+    assert completions(ed, "Qwen signin coding") == ["coding-plan"]
     for alias in (
         "QwenSignIn",
         "QwenSignOut",

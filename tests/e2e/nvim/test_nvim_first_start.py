@@ -112,7 +112,6 @@ def test_qwen_install_then_sign_in_and_ghost_text(
     ed.nvim.close()
 
     # a new session: `nvim app.py` uses the private install
-    monkeypatch.setenv("OPENAI_BASE_URL", f"{fake_llm.url}/v1")  # the user's endpoint
     ed2 = newcomer("app.py", server_on_path=False)
     ed2.wait_attached("app.py")
     ed2.command("checkhealth qwen")
@@ -121,9 +120,13 @@ def test_qwen_install_then_sign_in_and_ghost_text(
     ed2.command("bwipeout")
     assert wait_until(lambda: ed2.statusline() == "Qwen: sign-in needed", 20), ed2.statusline()
 
-    # sign in with an API key (typed into inputsecret), then type and see ghost text
-    ed2.nvim.command("Qwen signin openai", async_=True)
+    # sign in to the user's own endpoint (its URL, then the key typed into inputsecret), then
+    # type and see ghost text
+    fake_llm.listed = ("fake-model",)  # what the endpoint lists: the model the sign-in picks
+    ed2.nvim.command("Qwen signin custom", async_=True)
     assert wait_until(lambda: ed2.nvim.api.get_mode()["mode"] == "c", 10)
+    ed2.nvim.input(f"{fake_llm.url}/v1<CR>")
+    assert wait_until(lambda: "API key" in ed2.nvim.call("getcmdprompt"), 10)
     ed2.nvim.input("sk-fake-newcomer-4321<CR>")
     assert wait_until(lambda: ed2.lua("return (require('qwen').status() or {}).state") == "ready")
     fake_llm.script("chat", Behaviour(text='"Hello, " + name'))

@@ -56,8 +56,9 @@ def test_pick_switches_and_persists(two_models, ws, editor_factory):
     picked = ed.wait_lua("return _G.picked")
     assert picked, ed.notes()
     labels = picked["labels"]
-    # grouped by protocol: the OpenAI-compatible ones first, then Anthropic
-    assert [lbl.split()[0] for lbl in labels] == ["OpenAI-compatible"] * 2 + ["Anthropic"]
+    # grouped by provider (the server's label; these endpoints belong to no preset, so the
+    # protocol's): the OpenAI-compatible ones first, then Anthropic, then the refresh entry
+    assert [lbl.split()[0] for lbl in labels] == ["OpenAI-compatible"] * 2 + ["Anthropic", "↻"]
     assert "current" in labels[0] and "Fake (fake-model)" in labels[0]
     assert "no credentials" in labels[2] and "no credentials" not in labels[1]
 
@@ -85,11 +86,12 @@ def test_model_by_id_with_completion(two_models, ws, editor_factory):
     ed.wait_status(lambda s: (s.get("model") or {}).get("id") == "fake-model-2")
     assert wait_until(lambda: ws.settings()["model"]["name"] == "fake-model-2", 5)
 
-    # a model without credentials: selected, but the user is told how to fix it
+    # a model without credentials: selected, but the user is told how to fix it (its endpoint
+    # is no provider of the catalogue: the variable its entry names)
     ed.command("QwenModel claude-fake")
     ed.wait_status(lambda s: (s.get("model") or {}).get("id") == "claude-fake")
-    note = wait_until(lambda: [n for n in ed.notes() if "QwenSignIn anthropic" in n["msg"]], 5)
-    assert note, ed.notes()
+    note = wait_until(lambda: [n for n in ed.notes() if "no credentials" in n["msg"]], 5)
+    assert note and "envKey" in note[0]["msg"] and ".qwen/.env" in note[0]["msg"], ed.notes()
     assert wait_until(
         lambda: ws.settings()["security"]["auth"]["selectedType"] == "anthropic", 5
     ), ws.settings()

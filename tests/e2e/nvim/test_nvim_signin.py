@@ -143,21 +143,29 @@ def test_opener_option_false_never_opens(oauth, ws, editor_factory):
     assert any(n["level"] == 4 and "Sign-in failed" in n["msg"] for n in ed.notes()), ed.notes()
 
 
-def test_api_key_sign_in(ws, fake_llm, editor_factory, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", f"{fake_llm.url}/v1")
+def test_api_key_sign_in_to_a_custom_endpoint(ws, fake_llm, editor_factory):
+    """`:QwenSignIn custom`: the base URL, then the key; with `remember = false` nothing is
+    written."""
+    fake_llm.listed = ("fake-model",)  # the endpoint's listing is the key check and the models
     ws.write_settings({})
-    ed = editor_factory()
+    ed = editor_factory(setup="{ remember = false }")
     ed.wait_status(lambda s: s["state"] == "needsAuth")
-    ed.nvim.command("QwenSignIn openai", async_=True)
-    # inputsecret is waiting for the key: type it
+    ed.nvim.command("QwenSignIn custom", async_=True)
+    # vim.ui.input asks for the endpoint, then inputsecret for the key: type them
     assert wait_until(lambda: ed.nvim.api.get_mode()["mode"] == "c", 10), ed.nvim.api.get_mode()
+    assert ed.nvim.call("getcmdprompt") == "Base URL: "
+    ed.nvim.input(f"{fake_llm.url}/v1<CR>")
+    assert wait_until(
+        lambda: ed.nvim.call("getcmdprompt").startswith("Custom endpoint API key"), 10
+    )
     ed.nvim.input("sk-typed-key-1234<CR>")
     st = ed.wait_status(lambda s: s["state"] == "ready", timeout=20)
-    assert st["authType"] == "openai"
+    assert st["authType"] == "openai" and st["model"]["id"] == "fake-model"
     # the key went to the fake upstream, and was not written anywhere
     auth = [r.headers.get("authorization", "") for r in fake_llm.requests]
     assert any("sk-typed-key-1234" in a for a in auth), auth
     assert not (ws.qwen_home / ".env").exists()
+    assert "sk-typed-key-1234" not in ws.settings_path.read_text()
     assert "sk-typed-key-1234" not in ed.lua("return vim.fn.execute('messages')")
 
 

@@ -152,19 +152,38 @@ local function oauth(client)
   end)
 end
 
-local function read_secret(prompt, cb)
+-- info: lines shown above the prompt (kept in :messages, so the link can be copied later).
+local function read_secret(prompt, cb, info)
   local fn = config.options.secret_input
   if fn then
-    return fn({ prompt = prompt }, cb)
+    return fn({ prompt = info and (info .. '\n' .. prompt) or prompt }, cb)
   end
   -- inputsecret echoes '*' for every character; scheduled so no request callback waits on it.
   vim.schedule(function()
+    if info then
+      vim.api.nvim_echo({ { info, 'MoreMsg' } }, true, {})
+    end
     local ok, value = pcall(vim.fn.inputsecret, prompt)
     pcall(vim.cmd, 'redraw')
     cb(ok and value or nil)
   end)
 end
 
+local function report(res, what)
+  res = res or {}
+  if res.status == 'signedIn' then
+    local model = not util.is_nil(res.model) and res.model or nil
+    util.notify(('Signed in (%s)%s.'):format(what, model and (' — model ' .. model) or ''))
+    -- e.g. "the key could not be verified right now": signed in, but worth knowing
+    if not util.is_nil(res.message) and res.message then
+      util.notify(res.message, vim.log.levels.WARN)
+    end
+  else
+    util.err('Sign-in failed: ' .. (util.is_nil(res.message) and tostring(res.status) or res.message))
+  end
+end
+
+-- Older servers without a catalogue: a key for the protocol's configured endpoint.
 local function api_key(client, method)
   read_secret(('%s: '):format(LABELS[method] or (method .. ' API key')), function(key)
     if not key or vim.trim(key) == '' then
@@ -174,45 +193,196 @@ local function api_key(client, method)
       if err then
         return util.err('Sign-in failed: ' .. util.error_text(err))
       end
-      res = res or {}
-      if res.status == 'signedIn' then
-        util.notify(('Signed in (%s).'):format(method))
-      else
-        util.err('Sign-in failed: ' .. (util.is_nil(res.message) and tostring(res.status) or res.message))
-      end
+      report(res, method)
     end)
   end)
 end
 
---- :QwenSignIn [method]
-function M.sign_in(method)
+--- The catalogue from qwen/providers per client id (false: the server has none).
+M.catalogue = {}
+
+local function fetch_providers(client, cb)
+  local have = M.catalogue[client.id]
+  if have ~= nil then
+    return cb(have or nil)
+  end
+  util.request(client, 'qwen/providers', vim.empty_dict(), function(err, res)
+    local list = (not err and type(res) == 'table' and type(res.providers) == 'table') and res.providers or false
+    M.catalogue[client.id] = list
+    cb(list or nil)
+  end)
+end
+
+--- cb(providers|nil): the server's catalogue (asked once per client).
+M.providers = fetch_providers
+
+-- The providers this server can sign in to (its authMethods), in catalogue order.
+local function offered(client, providers)
+  local methods = client_mod.auth_methods(client)
+  return vim.tbl_filter(function(p)
+    return vim.tbl_contains(methods, p.authType)
+  end, providers)
+end
+
+local function present(v)
+  return v ~= nil and not util.is_nil(v) and v ~= ''
+end
+
+--- One line of the provider picker: label, key hint, regions.
+function M.format_provider(p)
+  local parts = { p.label }
+  if present(p.keyHint) then
+    parts[#parts + 1] = 'key ' .. p.keyHint
+  end
+  if type(p.regions) == 'table' and #p.regions > 1 then
+    parts[#parts + 1] = ('%d regions'):format(#p.regions)
+  end
+  if p.needsBaseUrl then
+    parts[#parts + 1] = 'your endpoint'
+  end
+  return table.concat(parts, '  ·  ')
+end
+
+--- What the key prompt shows: info (provider, region, where to get a key) and the prompt
+--- itself (with what a key looks like).
+function M.key_prompt(p, region)
+  local info = { p.label .. ((region and present(region.label)) and (' — ' .. region.label) or '') }
+  if present(p.docsUrl) then
+    info[#info + 1] = 'Get a key: ' .. p.docsUrl
+  end
+  local hint = present(p.keyHint) and p.keyHint or (present(p.keyPrefix) and (p.keyPrefix .. '...') or nil)
+  local prompt = ('%s API key%s: '):format(p.label, hint and (' (' .. hint .. ')') or '')
+  return table.concat(info, '\n'), prompt
+end
+
+local function sign_in_preset(client, p, region)
+  local function with_base_url(base_url)
+    local info, prompt = M.key_prompt(p, region)
+    read_secret(prompt, function(key)
+      if not key or vim.trim(key) == '' then
+        return util.notify('Sign-in cancelled.', vim.log.levels.WARN)
+      end
+      local params = {
+        provider = p.id,
+        region = region and region.id or nil,
+        apiKey = vim.trim(key),
+        baseUrl = base_url,
+        persist = config.options.remember ~= false,
+        keyStore = config.options.key_store,
+      }
+      util.request(client, 'qwen/auth', params, function(err, res)
+        if err then
+          return util.err('Sign-in failed: ' .. util.error_text(err))
+        end
+        report(res, p.label)
+      end)
+    end, info)
+  end
+  if not p.needsBaseUrl then
+    return with_base_url(nil)
+  end
+  local hint = present(p.keyHint) and ('\n' .. p.keyHint) or ''
+  vim.schedule(function()
+    vim.ui.input({ prompt = p.label .. hint .. '\nBase URL: ' }, function(url)
+      if not url or vim.trim(url) == '' then
+        return util.notify('Sign-in cancelled.', vim.log.levels.WARN)
+      end
+      with_base_url(vim.trim(url))
+    end)
+  end)
+end
+
+local function sign_in_provider(client, p, region_id)
+  if p.authType == 'qwen-oauth' then
+    return oauth(client)
+  end
+  local regions = type(p.regions) == 'table' and p.regions or {}
+  if region_id then
+    for _, r in ipairs(regions) do
+      if r.id == region_id then
+        return sign_in_preset(client, p, r)
+      end
+    end
+    local ids = vim.tbl_map(function(r)
+      return r.id
+    end, regions)
+    return util.err(('%s has no region %q; its regions: %s'):format(p.label, region_id, table.concat(ids, ', ')))
+  end
+  if #regions <= 1 then
+    return sign_in_preset(client, p, regions[1])
+  end
+  vim.ui.select(regions, {
+    prompt = p.label .. ': region',
+    kind = 'qwen.region',
+    format_item = function(r)
+      return ('%s  ·  %s'):format(r.label, r.baseUrl)
+    end,
+  }, function(r)
+    if r then
+      sign_in_preset(client, p, r)
+    end
+  end)
+end
+
+-- By auth method, for a server without qwen/providers.
+local function sign_in_method(client, method)
+  local methods = client_mod.auth_methods(client)
+  if not method then
+    return vim.ui.select(methods, {
+      prompt = 'Sign in to Qwen with',
+      kind = 'qwen.auth_method',
+      format_item = function(m)
+        return LABELS[m] or m
+      end,
+    }, function(choice)
+      if choice then
+        sign_in_method(client, choice)
+      end
+    end)
+  end
+  if not vim.tbl_contains(methods, method) then
+    return util.err(('Unknown sign-in method %q; the server offers: %s'):format(method, table.concat(methods, ', ')))
+  end
+  if method == 'qwen-oauth' then
+    oauth(client)
+  else
+    api_key(client, method)
+  end
+end
+
+--- :Qwen signin [provider [region]] — the server's catalogue (qwen/providers) in pickers.
+function M.sign_in(arg)
+  local provider_id, region_id
+  if arg and vim.trim(arg) ~= '' then
+    provider_id, region_id = unpack(vim.split(vim.trim(arg), '%s+'))
+  end
   client_mod.with_client(0, function(client)
-    local methods = client_mod.auth_methods(client)
-    if not method or method == '' then
-      if #methods == 1 then
-        method = methods[1]
-      else
-        return vim.ui.select(methods, {
-          prompt = 'Sign in to Qwen with',
-          kind = 'qwen.auth_method',
-          format_item = function(m)
-            return LABELS[m] or m
-          end,
-        }, function(choice)
-          if choice then
-            M.sign_in(choice)
+    fetch_providers(client, function(providers)
+      if not providers then
+        return sign_in_method(client, provider_id)
+      end
+      local list = offered(client, providers)
+      if not provider_id then
+        return vim.ui.select(list, {
+          prompt = 'Sign in to',
+          kind = 'qwen.provider',
+          format_item = M.format_provider,
+        }, function(p)
+          if p then
+            sign_in_provider(client, p)
           end
         end)
       end
-    end
-    if not vim.tbl_contains(methods, method) then
-      return util.err(('Unknown sign-in method %q; the server offers: %s'):format(method, table.concat(methods, ', ')))
-    end
-    if method == 'qwen-oauth' then
-      oauth(client)
-    else
-      api_key(client, method)
-    end
+      for _, p in ipairs(list) do
+        if p.id == provider_id then
+          return sign_in_provider(client, p, region_id)
+        end
+      end
+      local ids = vim.tbl_map(function(p)
+        return p.id
+      end, list)
+      util.err(('Unknown provider %q; the server offers: %s'):format(provider_id, table.concat(ids, ', ')))
+    end)
   end)
 end
 
@@ -229,12 +399,31 @@ function M.sign_out()
   end)
 end
 
+--- Completion of :Qwen signin: the server's provider ids (its auth methods on an older server).
 function M.complete(arglead)
   local c = client_mod.get(0)
-  local methods = c and client_mod.auth_methods(c) or client_mod.ALL_AUTH_METHODS
+  local ids
+  if c and c.initialized then
+    local have = M.catalogue[c.id]
+    if have == nil then
+      local res = util.request_sync(c, 'qwen/providers', vim.empty_dict(), 2000)
+      if res and res.err then
+        have = false
+      elseif res and type(res.result) == 'table' and type(res.result.providers) == 'table' then
+        have = res.result.providers
+      end
+      M.catalogue[c.id] = have -- stays nil after a timeout: asked again next time
+    end
+    if have then
+      ids = vim.tbl_map(function(p)
+        return p.id
+      end, offered(c, have))
+    end
+  end
+  ids = ids or (c and client_mod.auth_methods(c) or client_mod.ALL_AUTH_METHODS)
   return vim.tbl_filter(function(m)
     return vim.startswith(m, arglead or '')
-  end, methods)
+  end, ids)
 end
 
 return M

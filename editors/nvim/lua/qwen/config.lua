@@ -31,6 +31,8 @@ local M = {}
 ---@field exclude_filetypes string[]|nil
 ---@field opener false|string[]|(fun(url: string): any)|nil
 ---@field copy_code boolean|nil
+---@field remember boolean|nil    keep a sign-in with an API key for the next start (qwen/auth persist)
+---@field key_store 'dotenv'|'settings'|nil  where a remembered key is saved
 ---@field secret_input (fun(opts: table, on_confirm: fun(value: string|nil)))|nil
 ---@field inline qwen.InlineOptions|boolean|nil
 ---@field statusline {format: (fun(status: qwen.Status|nil): string)|nil}|nil
@@ -66,6 +68,13 @@ M.defaults = {
   opener = nil,
   -- Copy the Qwen OAuth user code to the + register when a clipboard is available.
   copy_code = true,
+  -- Remember a sign-in with an API key (qwen/auth `persist`): the key, the provider's models
+  -- and the choice are saved the way the Qwen Code CLI's /auth saves them, so the next start
+  -- (and the CLI) is signed in. false = this session only.
+  remember = true,
+  -- Where a remembered key goes: nil/'dotenv' = ~/.qwen/.env (mode 0600), 'settings' = `env`
+  -- in ~/.qwen/settings.json (what the CLI's /auth does).
+  key_store = nil,
   -- How to read an API key: nil = vim.fn.inputsecret (nothing is echoed), or a function with
   -- the signature of vim.ui.input (opts, on_confirm).
   secret_input = nil,
@@ -128,6 +137,10 @@ function M.validate(o)
   check('opener', o.opener, { 'nil', 'boolean', 'table', 'function' })
   check('workspace_trusted', o.workspace_trusted, { 'nil', 'boolean', 'function' })
   check('secret_input', o.secret_input, { 'nil', 'function' })
+  check('remember', o.remember, { 'boolean' })
+  if o.key_store ~= nil and o.key_store ~= 'dotenv' and o.key_store ~= 'settings' then
+    error(('qwen.setup: key_store must be nil, "dotenv" or "settings", got %s'):format(vim.inspect(o.key_store)), 3)
+  end
   check('inline', o.inline, { 'table' })
   check('on_attach', o.on_attach, { 'nil', 'function' })
   if o.opener == true then

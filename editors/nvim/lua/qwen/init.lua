@@ -97,7 +97,9 @@ end
 
 function M.select_model(id)
   M.ensure_setup()
-  if id then
+  if id == 'refresh' then
+    require('qwen.models').pick(true)
+  elseif id then
     require('qwen.models').select(id)
   else
     require('qwen.models').pick()

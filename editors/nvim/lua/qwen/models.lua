@@ -26,13 +26,27 @@ local function rank(protocol)
   return #M.PROTOCOL_ORDER + 1
 end
 
---- Models grouped by protocol (stable within a group).
+--- The group a model is shown under: its provider's label (from the server), else its protocol's.
+function M.group(m)
+  if type(m.provider) == 'string' and m.provider ~= '' then
+    return m.provider
+  end
+  return M.PROTOCOL_LABELS[m.protocol] or m.protocol or '?'
+end
+
+--- Models grouped by provider (groups in the order the server lists them), then by protocol;
+--- stable within a group.
 function M.sorted(models)
-  local items = {}
+  local first, items = {}, {}
   for i, m in ipairs(models or {}) do
-    items[#items + 1] = { m = m, i = i }
+    local g = M.group(m)
+    first[g] = first[g] or i
+    items[#items + 1] = { m = m, i = i, g = first[g] }
   end
   table.sort(items, function(a, b)
+    if a.g ~= b.g then
+      return a.g < b.g
+    end
     local ra, rb = rank(a.m.protocol), rank(b.m.protocol)
     if ra ~= rb then
       return ra < rb
@@ -44,17 +58,33 @@ function M.sorted(models)
   end, items)
 end
 
-function M.format_item(m)
+--- The picker's "ask the endpoints again" entry.
+M.REFRESH = { refresh = true }
+
+--- One picker line: provider (padded to width), name (id), then source and credentials.
+function M.format_item(m, width)
+  if m.refresh then
+    return '↻ Refresh: ask the endpoints for their models again'
+  end
   local name = (not util.is_nil(m.name) and m.name ~= m.id) and ('%s (%s)'):format(m.name, m.id) or m.id
-  local proto = M.PROTOCOL_LABELS[m.protocol] or m.protocol
   local flags = {}
   if m.current then
     flags[#flags + 1] = '● current'
   end
+  if m.source == 'preset' or m.source == 'discovered' then
+    flags[#flags + 1] = m.source
+  end
   if m.hasCredentials == false then
     flags[#flags + 1] = '⚠ no credentials'
   end
-  return ('%-17s %s%s'):format(proto, name, #flags > 0 and ('  ' .. table.concat(flags, ', ')) or '')
+  local group = M.group(m)
+  local pad = math.max(width or 0, vim.fn.strdisplaywidth(group))
+  return ('%s%s  %s%s'):format(
+    group,
+    (' '):rep(pad - vim.fn.strdisplaywidth(group)),
+    name,
+    #flags > 0 and ('  ' .. table.concat(flags, ', ')) or ''
+  )
 end
 
 local function remember(result)
@@ -63,8 +93,10 @@ local function remember(result)
   end
 end
 
-function M.refresh(cb)
-  client_mod.request('qwen/listModels', vim.empty_dict(), function(err, result)
+--- qwen/listModels; ask = true makes the server ask every listing endpoint again (and wait).
+function M.refresh(cb, ask)
+  local params = ask and { refresh = true } or vim.empty_dict()
+  client_mod.request('qwen/listModels', params, function(err, result)
     if not err then
       remember(result)
     end
@@ -118,10 +150,9 @@ function M.select(id, protocol, cb)
       end
       local label = chosen and (util.is_nil(chosen.name) and chosen.id or chosen.name) or id
       if chosen and chosen.hasCredentials == false then
-        util.notify(
-          ('Model %s selected, but it has no credentials: run :QwenSignIn %s'):format(label, chosen.protocol),
-          vim.log.levels.WARN
-        )
+        M.missing_key_hint(chosen, function(hint)
+          util.notify(('Model %s selected, but it has no credentials: %s'):format(label, hint), vim.log.levels.WARN)
+        end)
       else
         util.notify(('Model: %s'):format(label))
       end
@@ -132,8 +163,35 @@ function M.select(id, protocol, cb)
   end)
 end
 
---- vim.ui.select over every configured model.
-function M.pick()
+--- What to do about a model without a key: sign in to the catalogue provider whose endpoint
+--- it uses, else set the variable its settings entry reads.
+function M.missing_key_hint(m, cb)
+  local client = client_mod.get(0)
+  local generic = 'put its key in the variable its modelProviders entry names (envKey), e.g. in '
+    .. '~/.qwen/.env (:Qwen config shows where it is read)'
+  if m.protocol == 'qwen-oauth' then
+    return cb('run :Qwen signin qwen-oauth')
+  end
+  if not client or util.is_nil(m.baseUrl) or not m.baseUrl then
+    return cb(generic)
+  end
+  require('qwen.auth').providers(client, function(providers)
+    local want = m.baseUrl:gsub('/+$', '')
+    for _, p in ipairs(providers or {}) do
+      for _, r in ipairs(type(p.regions) == 'table' and p.regions or {}) do
+        if p.authType == m.protocol and (r.baseUrl or ''):gsub('/+$', '') == want then
+          local region = #p.regions > 1 and (' ' .. r.id) or ''
+          return cb(('run :Qwen signin %s%s'):format(p.id, region))
+        end
+      end
+    end
+    cb(generic)
+  end)
+end
+
+--- vim.ui.select over every model the server lists, grouped by provider; ask = true refreshes
+--- the endpoints' listings first.
+function M.pick(ask)
   M.refresh(function(err, result)
     if err then
       return util.err('Could not list models: ' .. util.error_text(err))
@@ -142,16 +200,25 @@ function M.pick()
     if #models == 0 then
       return util.notify('No models configured. See :QwenConfig and :checkhealth qwen.', vim.log.levels.WARN)
     end
-    vim.ui.select(models, {
+    local width = 0
+    for _, m in ipairs(models) do
+      width = math.max(width, vim.fn.strdisplaywidth(M.group(m)))
+    end
+    local items = vim.list_extend(vim.list_slice(models), { M.REFRESH })
+    vim.ui.select(items, {
       prompt = 'Qwen model',
       kind = 'qwen.model',
-      format_item = M.format_item,
+      format_item = function(m)
+        return M.format_item(m, width)
+      end,
     }, function(choice)
-      if choice then
+      if choice and choice.refresh then
+        M.pick(true)
+      elseif choice then
         M.select(choice.id, choice.protocol)
       end
     end)
-  end)
+  end, ask)
 end
 
 function M.complete(arglead)
@@ -167,6 +234,9 @@ function M.complete(arglead)
       seen[m.id] = true
       out[#out + 1] = m.id
     end
+  end
+  if vim.startswith('refresh', arglead or '') and arglead ~= '' then
+    out[#out + 1] = 'refresh'
   end
   return out
 end

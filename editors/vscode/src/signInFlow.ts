@@ -110,8 +110,18 @@ export class SignInFlow {
         if (baseUrl === undefined) return this.finish(step({ type: 'cancel' }), target, params);
         if (baseUrl.trim()) params.baseUrl = baseUrl.trim();
       }
-      // the editor keeps the key (SecretStorage); the files the CLI shares stay as they are
-      if (p) params.persist = false;
+      if (p) {
+        // default: the key stays in VS Code (SecretStorage); saving it like the CLI's /auth is opt-in
+        const where = await vscode.window.showQuickPick(
+          [
+            { label: 'Keep the key in VS Code only', description: "secret storage, handed to qwen-lsp on each start; the CLI's files are left alone", persist: false },
+            { label: 'Also save the sign-in for the Qwen Code CLI', description: "like the CLI's /auth: the key in ~/.qwen/.env (0600), the models and the selection in ~/.qwen/settings.json", persist: true },
+          ],
+          { title: `Qwen: ${p.label} — remember the sign-in`, ignoreFocusOut: true },
+        );
+        if (!where) return this.finish(step({ type: 'cancel' }), target, params);
+        params.persist = where.persist;
+      }
       step({ type: 'keyEntered' });
     }
     const final = await vscode.window.withProgress(

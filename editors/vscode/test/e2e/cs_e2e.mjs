@@ -238,7 +238,10 @@ async function newcomer(upstream) {
   await quick.locator('.quick-input-title', { hasText: 'region' }).waitFor({ timeout: 15000 });
   await pick(page, 'China');
   await answerInput(page, 'API key', API_KEY);
+  await quick.locator('.quick-input-title', { hasText: 'remember the sign-in' }).waitFor({ timeout: 15000 });
+  await pick(page, 'VS Code only');
   await waitLabel(run, /\(signed in\)/, 30000, 'status "signed in" after the Coding Plan key');
+  if (fs.existsSync(path.join(run.qwenHome, '.env'))) throw new Error('the key was saved to ~/.qwen/.env although "VS Code only" was chosen');
 
   await runCommand(page, 'Notifications: Clear All Notifications');
   await run.status.click();

@@ -217,7 +217,12 @@ describe('sign-in', () => {
       return items.find((i: any) => i.row.provider?.id === 'coding-plan');
     };
     let regions: any[] = [];
+    let persistChoices: any[] = [];
     dialogs.quickPick = (items) => {
+      if (items[0].persist !== undefined) {
+        persistChoices = items;
+        return items.find((i: any) => i.persist === false);
+      }
       regions = items;
       return items[1];
     };
@@ -239,6 +244,8 @@ describe('sign-in', () => {
     expect(keyBox.password).toBe(true);
     expect(keyBox.validateInput('sk-wrong-1234')).toMatch(/start with "sk-sp-"/);
     expect(keyBox.validateInput('sk-sp-ok')).toBeUndefined();
+    expect(persistChoices.map((i) => i.persist)).toEqual([false, true]);
+    expect(fs.existsSync(path.join(home.qwenHome, '.env'))).toBe(false); // kept in VS Code only
     expect(secrets.data.get('qwen.apiKey.provider.coding-plan')).toBe('sk-sp-unit-typed-98765');
     expect(JSON.stringify([...state.data.values()])).not.toContain('sk-sp-unit');
     await waitState(ext, 'ready');
@@ -276,14 +283,17 @@ describe('sign-in', () => {
     await waitState(ext2, 'needsAuth');
   });
 
-  test('custom endpoint: key and base URL; a refused key shows the server\'s message as it is', async () => {
+  test('custom endpoint: key, base URL, saved for the CLI on request; a refused key shows the server\'s message as it is', async () => {
     home = tempHome({});
     const ext = await start();
     await waitState(ext, 'needsAuth');
     dialogs.createQuickPick = (items) => items.find((i: any) => i.row.provider?.id === 'custom');
+    dialogs.quickPick = (items) => items.find((i: any) => i.persist === true);
     dialogs.inputs = ['sk-typed-custom-4321', `${upstream.url}/v1`];
     expect((await ext.signIn()).phase).toBe('signedIn');
     await waitState(ext, 'ready');
+    // persist: true went to the server, which saved the key like /auth (in <qwen home>/.env)
+    expect(fs.readFileSync(path.join(home.qwenHome, '.env'), 'utf8')).toMatch(/^QWEN_CUSTOM_API_KEY_\w+=.*sk-typed-custom-4321/m);
     await ext.client!.sendRequest<any>('qwen/complete', { prompt: 'ping' });
     expect(authHeader(await lastRequest())).toBe('Bearer sk-typed-custom-4321');
 

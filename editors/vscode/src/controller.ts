@@ -128,14 +128,18 @@ export class QwenExtension implements vscode.Disposable {
     this.log.info(`qwen-lsp ${this.capabilities.version ?? '?'} running; auth methods: ${(this.capabilities.authMethods ?? []).join(', ')}`);
     const cred = await this.keys.forStartup();
     if (!cred) return;
+    const what = cred.provider ? `${cred.provider} key` : `${protocolLabel(cred.method)} key`;
+    const params = cred.provider
+      ? { provider: cred.provider, ...(cred.region ? { region: cred.region } : {}), apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}), persist: false }
+      : { method: cred.method, apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}) };
     try {
-      const res = await client.sendRequest<AuthResult>(Methods.auth, { method: cred.method, apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}) });
-      this.log.info(`stored ${protocolLabel(cred.method)} key handed to the server: ${res.status}`);
+      const res = await client.sendRequest<AuthResult>(Methods.auth, params);
+      this.log.info(`stored ${what} handed to the server: ${res.status}`);
       if (res.status === 'failed') {
-        this.showErrorView({ kind: 'auth', severity: 'error', message: `Qwen: the stored ${protocolLabel(cred.method)} key was refused: ${res.message ?? ''}`, actions: [{ title: 'Sign in again', id: 'signIn' }] });
+        this.showErrorView({ kind: 'auth', severity: 'error', message: `Qwen: the stored ${what} was refused: ${res.message ?? ''}`, actions: [{ title: 'Sign in again', id: 'signIn' }] });
       }
     } catch (e) {
-      this.reportError(e, `Qwen: using the stored ${protocolLabel(cred.method)} key`);
+      this.reportError(e, `Qwen: using the stored ${what}`);
     }
   }
 
@@ -285,8 +289,8 @@ export class QwenExtension implements vscode.Disposable {
 
   // ---------------------------------------------------------------- models
 
-  async selectModel(arg?: string | { id: string; protocol?: string }): Promise<ModelList | undefined> {
-    const list = await this.request<ModelList>(Methods.listModels, {}, 'Qwen: listing models');
+  async selectModel(arg?: string | { id: string; protocol?: string }, refresh = false): Promise<ModelList | undefined> {
+    const list = await this.request<ModelList>(Methods.listModels, refresh ? { refresh: true } : {}, 'Qwen: listing models');
     if (!list) return undefined;
     let chosen: ModelInfo | undefined;
     if (arg) {
@@ -307,6 +311,7 @@ export class QwenExtension implements vscode.Disposable {
       const picked = await pickModel(list);
       if (!picked) return undefined;
       if (picked.kind === 'action') {
+        if (picked.action === 'refresh') return this.selectModel(undefined, true);
         if (picked.action === 'signIn') void this.signIn();
         return list;
       }
@@ -320,7 +325,7 @@ export class QwenExtension implements vscode.Disposable {
         'Sign in',
         'Open settings.json',
       );
-      if (a === 'Sign in') void this.signIn(chosen.protocol);
+      if (a === 'Sign in') void this.signIn();
       if (a === 'Open settings.json') void this.openQwenSettings();
     }
     return res;
@@ -359,7 +364,7 @@ async function pickModel(list: ModelList): Promise<PickRow | undefined> {
   const picked = await new Promise<Item | undefined>((resolve) => {
     const qp = vscode.window.createQuickPick<Item>();
     qp.title = 'Qwen: Select Model';
-    qp.placeholder = `Current: ${list.current ?? 'none'} — models marked with a lock have no credentials yet`;
+    qp.placeholder = `Current: ${list.current ?? 'none'} — grouped by provider; a lock means no credentials yet`;
     qp.items = items;
     qp.matchOnDescription = true;
     const active = items.find((i) => i.row.kind === 'model' && i.row.picked);

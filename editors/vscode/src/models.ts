@@ -1,4 +1,4 @@
-// Pure: turn `qwen/listModels` into quick-pick rows grouped by protocol with separators.
+// Pure: turn `qwen/listModels` into quick-pick rows grouped by provider with separators.
 import { ModelInfo, ModelList, PROTOCOL_ORDER, protocolLabel } from './protocol';
 
 export type PickRow =
@@ -11,35 +11,48 @@ export type PickRow =
       model: ModelInfo;
       picked: boolean;
     }
-  | { kind: 'action'; label: string; description?: string; action: 'signIn' | 'showConfig' };
+  | { kind: 'action'; label: string; description?: string; action: 'signIn' | 'showConfig' | 'refresh' };
 
 function protocolRank(p: string): number {
   const i = PROTOCOL_ORDER.indexOf(p as (typeof PROTOCOL_ORDER)[number]);
   return i === -1 ? PROTOCOL_ORDER.length : i;
 }
 
+/** The group a model is shown under: the server's provider label, else its protocol's. */
+export function groupLabel(m: ModelInfo): string {
+  return (m.provider && m.provider.trim()) || protocolLabel(m.protocol);
+}
+
+const SOURCE_LABEL: Record<string, string> = { preset: 'preset', discovered: 'discovered' };
+
 /**
- * Group models by protocol (in the protocol order of docs/protocol.md, unknown protocols last,
- * models keeping the server's order inside a group), one separator per group, current model
- * marked, models without credentials flagged, and a trailing "Sign in…" action.
+ * Group models by provider label (groups in the protocol order of docs/protocol.md by their
+ * first model, unknown protocols last; the server's order kept inside a group and between groups
+ * of one protocol), one separator per group, current model marked, the source shown (preset /
+ * discovered; configured entries say nothing), models without credentials flagged, then
+ * "Refresh model list" and "Sign in…" actions.
  */
 export function buildModelPicker(list: ModelList): PickRow[] {
   const groups = new Map<string, ModelInfo[]>();
   for (const m of list.models ?? []) {
-    const g = groups.get(m.protocol) ?? [];
+    const k = groupLabel(m);
+    const g = groups.get(k) ?? [];
     g.push(m);
-    groups.set(m.protocol, g);
+    groups.set(k, g);
   }
-  const protocols = [...groups.keys()].sort((a, b) => protocolRank(a) - protocolRank(b));
+  const labels = [...groups.keys()];
+  const order = labels.map((l, i) => ({ l, i, r: protocolRank(groups.get(l)![0].protocol) })).sort((a, b) => a.r - b.r || a.i - b.i);
   const rows: PickRow[] = [];
-  for (const p of protocols) {
-    rows.push({ kind: 'separator', label: protocolLabel(p), protocol: p });
-    for (const m of groups.get(p)!) {
+  for (const { l } of order) {
+    const models = groups.get(l)!;
+    rows.push({ kind: 'separator', label: l, protocol: models[0].protocol });
+    for (const m of models) {
       const isCurrent = m.current || (list.current != null && list.current === m.id && (!list.authType || list.authType === m.protocol));
       const name = (m.name && m.name.trim()) || m.id;
       const bits: string[] = [];
       if (name !== m.id) bits.push(m.id);
       if (isCurrent) bits.push('current');
+      if (m.source && SOURCE_LABEL[m.source]) bits.push(SOURCE_LABEL[m.source]);
       if (!m.hasCredentials) bits.push('no credentials — sign in first');
       rows.push({
         kind: 'model',
@@ -52,7 +65,8 @@ export function buildModelPicker(list: ModelList): PickRow[] {
     }
   }
   rows.push({ kind: 'separator', label: '', protocol: '' });
-  rows.push({ kind: 'action', label: '$(key) Sign in…', description: 'Qwen OAuth or an API key', action: 'signIn' });
+  rows.push({ kind: 'action', label: '$(refresh) Refresh model list', description: 'ask the endpoints again for the models they serve', action: 'refresh' });
+  rows.push({ kind: 'action', label: '$(key) Sign in…', description: 'Qwen OAuth or a provider\'s API key', action: 'signIn' });
   return rows;
 }
 

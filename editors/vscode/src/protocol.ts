@@ -1,8 +1,8 @@
 // Types of the qwen-lsp custom protocol (docs/protocol.md). Pure: no `vscode` import.
 
-export type Protocol = 'qwen-oauth' | 'openai' | 'anthropic' | 'gemini' | 'vertex-ai';
+export type Protocol = 'qwen-oauth' | 'openai' | 'openai-responses' | 'anthropic' | 'gemini' | 'vertex-ai';
 export type AuthMethod = Protocol;
-export const PROTOCOL_ORDER: readonly Protocol[] = ['qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai'];
+export const PROTOCOL_ORDER: readonly Protocol[] = ['qwen-oauth', 'openai', 'openai-responses', 'anthropic', 'gemini', 'vertex-ai'];
 
 export type ServerState = 'ready' | 'signingIn' | 'needsAuth' | 'error';
 
@@ -39,9 +39,39 @@ export interface QwenStatus {
 
 export interface AuthParams {
   method?: AuthMethod;
+  /** a catalogue provider id (`qwen/providers`); its `authType` is the method */
+  provider?: string;
+  /** one of the provider's region ids (default: the first) */
+  region?: string;
   apiKey?: string;
   baseUrl?: string;
   model?: string;
+  persist?: boolean;
+  keyStore?: 'dotenv' | 'settings';
+}
+
+/** One entry of the `qwen/providers` catalogue. */
+export interface ProviderRegion {
+  id: string;
+  label: string;
+  baseUrl: string;
+}
+export interface Provider {
+  id: string;
+  label: string;
+  authType: string;
+  wireApi?: string;
+  regions: ProviderRegion[];
+  envKey?: string;
+  keyHint?: string;
+  keyPrefix?: string;
+  docsUrl?: string;
+  models?: { id: string; name?: string }[];
+  listsModels?: boolean;
+  needsBaseUrl?: boolean;
+}
+export interface ProvidersResult {
+  providers: Provider[];
 }
 
 export interface AuthResult {
@@ -52,6 +82,9 @@ export interface AuthResult {
   userCode?: string;
   expiresIn?: number;
   message?: string;
+  provider?: string;
+  region?: string;
+  model?: string;
 }
 
 export interface ModelInfo {
@@ -61,6 +94,11 @@ export interface ModelInfo {
   baseUrl?: string | null;
   hasCredentials: boolean;
   current: boolean;
+  /** where the entry comes from: settings/flags/variables, a signed-in preset, or an endpoint's listing */
+  source?: 'configured' | 'preset' | 'discovered' | string;
+  /** catalogue label of where the model lives (a preset's label, else the protocol's) */
+  provider?: string | null;
+  wireApi?: string;
 }
 
 export interface ModelList {
@@ -120,6 +158,7 @@ export interface QwenCapabilities {
 
 export const Methods = {
   auth: 'qwen/auth',
+  providers: 'qwen/providers',
   signOut: 'qwen/signOut',
   listModels: 'qwen/listModels',
   selectModel: 'qwen/selectModel',
@@ -132,6 +171,7 @@ export const Methods = {
 const PROTOCOL_LABELS: Record<string, string> = {
   'qwen-oauth': 'Qwen OAuth',
   openai: 'OpenAI-compatible',
+  'openai-responses': 'OpenAI Responses API',
   anthropic: 'Anthropic',
   gemini: 'Gemini',
   'vertex-ai': 'Vertex AI',

@@ -1,19 +1,14 @@
-// VS Code glue for "Qwen: Sign in": pick a method, ask for a key (kept in SecretStorage) or run
-// the Qwen OAuth device flow with a progress notification. Decisions are in signin.ts.
+// VS Code glue for "Qwen: Sign in": pick a provider from the server's catalogue (`qwen/providers`),
+// a region, a key (kept in SecretStorage per provider) and a base URL where one is needed, or run
+// the Qwen OAuth device flow with a progress notification. Decisions are in signin.ts and
+// providers.ts.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { isCancellation } from './errors';
 import { KeyStore } from './keyStore';
-import { AuthResult, isApiKeyMethod, Methods, PROTOCOL_ORDER, protocolLabel, QwenCapabilities, QwenStatus } from './protocol';
+import { AuthResult, isApiKeyMethod, Methods, PROTOCOL_ORDER, protocolLabel, ProvidersResult, QwenCapabilities, QwenStatus } from './protocol';
+import { buildProviderRows, checkBaseUrl, checkKeyPrefix, findProviderRow, methodRows, ProviderRow } from './providers';
 import { describeWaiting, isTerminal, SignInEvent, signInReducer, SignInState } from './signin';
-
-const METHOD_DETAIL: Record<string, string> = {
-  'qwen-oauth': 'Sign in with your Qwen account in the browser',
-  openai: 'API key for an OpenAI-compatible endpoint (OpenAI, DashScope/Bailian, Coding Plan, …)',
-  anthropic: 'Anthropic API key',
-  gemini: 'Gemini API key',
-  'vertex-ai': 'Vertex AI API key',
-};
 
 export interface SignInDeps {
   /** the running client, if any */
@@ -45,53 +40,99 @@ export class SignInFlow {
     }
   }
 
-  private async flow(methodArg?: string): Promise<SignInState> {
-    let s: SignInState = signInReducer({ phase: 'idle' }, { type: 'start' });
-    const step = (e: SignInEvent) => (s = signInReducer(s, e));
+  /** The catalogue from the server; an older server without `qwen/providers` gets one row per method. */
+  private async rows(): Promise<ProviderRow[]> {
     const caps = this.d.capabilities();
     const offered = (caps.authMethods?.length ? caps.authMethods : [...PROTOCOL_ORDER]).map(String);
-    let method = methodArg;
-    if (!method) {
-      const pick = await vscode.window.showQuickPick(
-        offered.map((m) => ({ label: protocolLabel(m), description: m, detail: METHOD_DETAIL[m], method: m })),
-        { title: 'Qwen: Sign in', placeHolder: 'How do you want to sign in?', ignoreFocusOut: true },
-      );
-      if (!pick) return this.finish(step({ type: 'cancel' }), undefined, {});
-      method = pick.method;
+    const client = this.d.client();
+    if (client && (!caps.methods || caps.methods.includes(Methods.providers))) {
+      try {
+        const res = await client.sendRequest<ProvidersResult>(Methods.providers, {});
+        if (res?.providers?.length) return buildProviderRows(res.providers, offered);
+      } catch (e) {
+        this.d.log.warn(`qwen/providers failed (${(e as Error).message ?? e}); offering the bare methods`);
+      }
     }
+    return methodRows(offered);
+  }
+
+  private async flow(arg?: string): Promise<SignInState> {
+    let s: SignInState = signInReducer({ phase: 'idle' }, { type: 'start' });
+    const step = (e: SignInEvent) => (s = signInReducer(s, e));
+    const rows = await this.rows();
+    let row: ProviderRow | undefined;
+    if (arg) {
+      row = findProviderRow(rows, arg) ?? { label: protocolLabel(arg), description: arg, method: arg };
+    } else {
+      row = await pickProvider(rows);
+      if (!row) return this.finish(step({ type: 'cancel' }), undefined, {});
+    }
+    const method = row.method;
+    const p = row.provider;
     step({ type: 'methodChosen', method, needsKey: isApiKeyMethod(method) });
-    const params: Record<string, unknown> = { method };
+    // Qwen OAuth is a method, not a key: it is asked for by method whatever the catalogue says
+    const params: Record<string, unknown> = p && isApiKeyMethod(method) ? { provider: p.id } : { method };
+    const target = { label: row.label, arg: p?.id ?? method };
     if (s.phase === 'askingKey') {
+      if (p && p.regions.length > 1) {
+        const region = await vscode.window.showQuickPick(
+          p.regions.map((r, i) => ({ label: r.label, description: i === 0 ? `${r.id} · default` : r.id, detail: r.baseUrl, id: r.id })),
+          { title: `Qwen: ${p.label} — region`, placeHolder: 'Where was your key issued? A key only works in its own region.', ignoreFocusOut: true },
+        );
+        if (!region) return this.finish(step({ type: 'cancel' }), target, params);
+        params.region = region.id;
+      }
+      const hint = p?.keyHint ? ` (${p.keyHint})` : '';
       const apiKey = await vscode.window.showInputBox({
-        title: `Qwen: ${protocolLabel(method)} API key`,
-        prompt: `Paste your ${protocolLabel(method)} API key. It is kept in VS Code's secret storage and handed to qwen-lsp on each start.`,
+        title: `Qwen: ${row.label} API key`,
+        prompt: `Paste your ${row.label} API key${hint}. It is kept in VS Code's secret storage and handed to qwen-lsp on each start.`,
         password: true,
         ignoreFocusOut: true,
-        validateInput: (v) => (v.trim() ? undefined : 'The key must not be empty'),
+        validateInput: (v) => checkKeyPrefix(v, p),
       });
-      if (!apiKey) return this.finish(step({ type: 'cancel' }), method, params);
+      if (!apiKey) return this.finish(step({ type: 'cancel' }), target, params);
       params.apiKey = apiKey.trim();
-      if (method === 'openai') {
+      if (p?.needsBaseUrl) {
+        const baseUrl = await vscode.window.showInputBox({
+          title: `Qwen: ${row.label} base URL`,
+          prompt: `The base URL of your endpoint${p.keyHint ? ` (${p.keyHint})` : ''}.`,
+          ignoreFocusOut: true,
+          validateInput: checkBaseUrl,
+        });
+        if (!baseUrl) return this.finish(step({ type: 'cancel' }), target, params);
+        params.baseUrl = baseUrl.trim();
+      } else if (!p && method === 'openai') {
         const baseUrl = await vscode.window.showInputBox({
           title: 'Qwen: OpenAI-compatible base URL (optional)',
-          prompt: 'Leave empty to use the base URL from settings.json or the default https://api.openai.com/v1.',
-          placeHolder: 'https://dashscope.aliyuncs.com/compatible-mode/v1',
+          prompt: 'Leave empty to use the base URL from settings.json or the protocol default.',
           ignoreFocusOut: true,
         });
-        if (baseUrl === undefined) return this.finish(step({ type: 'cancel' }), method, params);
+        if (baseUrl === undefined) return this.finish(step({ type: 'cancel' }), target, params);
         if (baseUrl.trim()) params.baseUrl = baseUrl.trim();
+      }
+      if (p) {
+        // default: the key stays in VS Code (SecretStorage); saving it like the CLI's /auth is opt-in
+        const where = await vscode.window.showQuickPick(
+          [
+            { label: 'Keep the key in VS Code only', description: "secret storage, handed to qwen-lsp on each start; the CLI's files are left alone", persist: false },
+            { label: 'Also save the sign-in for the Qwen Code CLI', description: "like the CLI's /auth: the key in ~/.qwen/.env (0600), the models and the selection in ~/.qwen/settings.json", persist: true },
+          ],
+          { title: `Qwen: ${p.label} — remember the sign-in`, ignoreFocusOut: true },
+        );
+        if (!where) return this.finish(step({ type: 'cancel' }), target, params);
+        params.persist = where.persist;
       }
       step({ type: 'keyEntered' });
     }
     const final = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Qwen: signing in with ${protocolLabel(method)}`, cancellable: true },
-      (progress, token) => this.ask(method!, params, () => s, step, progress, token),
+      { location: vscode.ProgressLocation.Notification, title: `Qwen: signing in with ${row.label}`, cancellable: true },
+      (progress, token) => this.ask(row!.label, params, () => s, step, progress, token),
     );
-    return this.finish(final, method, params);
+    return this.finish(final, target, params);
   }
 
   private async ask(
-    method: string,
+    label: string,
     params: Record<string, unknown>,
     state: () => SignInState,
     step: (e: SignInEvent) => SignInState,
@@ -115,7 +156,7 @@ export class SignInFlow {
         step({ type: 'authResult', result: res, now: Date.now() });
       } catch (e) {
         if (isCancellation(e) || token.isCancellationRequested) return step({ type: 'cancel' });
-        this.d.reportError(e, `Qwen: signing in with ${protocolLabel(method)}`);
+        this.d.reportError(e, `Qwen: signing in with ${label}`);
         return step({ type: 'authError', message: (e as Error).message ?? String(e) });
       }
       events.length = 0; // statuses sent before the answer describe the old state
@@ -143,18 +184,25 @@ export class SignInFlow {
     return state();
   }
 
-  private async finish(final: SignInState, method: string | undefined, params: Record<string, unknown>): Promise<SignInState> {
-    if (final.phase === 'signedIn' && method) {
+  private async finish(final: SignInState, target: { label: string; arg: string } | undefined, params: Record<string, unknown>): Promise<SignInState> {
+    if (final.phase === 'signedIn' && target) {
       if (params.apiKey) {
-        await this.d.keys.save({ method, apiKey: String(params.apiKey), baseUrl: params.baseUrl as string | undefined });
+        await this.d.keys.save({
+          method: final.method,
+          ...(params.provider ? { provider: String(params.provider) } : {}),
+          ...(params.region ? { region: String(params.region) } : {}),
+          apiKey: String(params.apiKey),
+          ...(params.baseUrl ? { baseUrl: String(params.baseUrl) } : {}),
+        });
       } else {
-        await this.d.keys.setLastMethod(method);
+        await this.d.keys.setLastMethod(final.method);
       }
       const model = this.d.status()?.model;
-      void vscode.window.showInformationMessage(`Qwen: signed in with ${protocolLabel(method)}${model ? ` — model ${model.name || model.id}` : ''}.`);
+      void vscode.window.showInformationMessage(`Qwen: signed in with ${target.label}${model ? ` — model ${model.name || model.id}` : ''}.`);
     } else if (final.phase === 'failed') {
+      // the server's message names the cause and the next step: shown as it is
       void vscode.window.showErrorMessage(`Qwen: sign-in failed: ${final.message}`, 'Try again', 'Show Log').then((a) => {
-        if (a === 'Try again') void this.run(method);
+        if (a === 'Try again') void this.run(target?.arg);
         if (a === 'Show Log') this.d.log.show(true);
       });
     } else if (final.phase === 'cancelled') {
@@ -162,4 +210,37 @@ export class SignInFlow {
     }
     return final;
   }
+}
+
+const GET_KEY: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('link-external'), tooltip: 'Get an API key (opens the provider\'s page)' };
+
+/** The provider quick pick; each row with a docs page has a button that opens it. */
+async function pickProvider(rows: ProviderRow[]): Promise<ProviderRow | undefined> {
+  type Item = vscode.QuickPickItem & { row: ProviderRow };
+  const items: Item[] = rows.map((r) => ({ label: r.label, description: r.description, detail: r.detail, buttons: r.docsUrl ? [GET_KEY] : [], row: r }));
+  return new Promise<ProviderRow | undefined>((resolve) => {
+    const qp = vscode.window.createQuickPick<Item>();
+    qp.title = 'Qwen: Sign in';
+    qp.placeholder = 'Choose a provider (the button on a row opens the page where you get a key)';
+    qp.items = items;
+    qp.matchOnDescription = true;
+    qp.matchOnDetail = true;
+    qp.ignoreFocusOut = true;
+    let done = false;
+    qp.onDidTriggerItemButton((e) => {
+      if (e.item.row.docsUrl) void vscode.env.openExternal(vscode.Uri.parse(e.item.row.docsUrl));
+    });
+    qp.onDidAccept(() => {
+      const item = qp.selectedItems[0] ?? qp.activeItems[0];
+      if (!item) return;
+      done = true;
+      resolve(item.row);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
 }

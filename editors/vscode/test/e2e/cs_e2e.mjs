@@ -7,16 +7,21 @@
 // newcomer — the server the .vsix carries, nothing configured:
 //   1. the bundled server is set up from the .vsix (private environment in globalStorage) and
 //      the status item says "needs sign-in"
-//   2. "Qwen: Sign in" -> OpenAI-compatible -> API key -> base URL of the fake -> signed in
-//   3. type in a file -> ghost text; the model's code fences are not in it; the fake saw the key
-//   4. "Qwen: Show Configuration" opens a rendered preview; screenshot -> SCREENSHOT_DIR
+//   2. "Qwen: Sign in" lists the server's catalogue -> Alibaba Cloud Coding Plan -> region ->
+//      `sk-sp-` key -> signed in (QWEN_LSP_PRESET_BASE_URLS points the preset at the fake, which
+//      lists the Coding Plan models)
+//   3. the status item's model picker shows the Coding Plan models under the provider's label
+//      (preset) -> pick one -> the status item names it
+//   4. type in a file -> ghost text from that model; the model's code fences are not in it; the
+//      fake saw the typed key
+//   5. "Qwen: Show Configuration" opens a rendered preview; screenshot -> SCREENSHOT_DIR
 // broken-settings — qwen.server.command in User settings (Restricted Mode), a trailing comma in
 // ~/.qwen/settings.json:
-//   5. the status item names the problem (file and line); clicking it opens settings.json there;
+//   6. the status item names the problem (file and line); clicking it opens settings.json there;
 //      the User setting's server ran
-//   6. the file is fixed on disk -> the problem goes; "Qwen: Sign in" -> Qwen OAuth -> code in a
+//   7. the file is fixed on disk -> the problem goes; "Qwen: Sign in" -> Qwen OAuth -> code in a
 //      notification -> "Copy code & open browser" -> Approve -> signed in
-//   7. the status item's model picker -> "Fake Two" -> persisted
+//   8. the status item's model picker -> "Fake Two" -> persisted
 //
 // Env: CODE_SERVER (code-server bin), NODE24_BIN (dir with node 24), VSIX, REPO_ROOT (for
 // `python -m tests.fakes.*`), PYTHON (default: python on PATH), QWEN_LSP (a qwen-lsp for the
@@ -40,7 +45,10 @@ const python = process.env.PYTHON || 'python';
 const screenshotDir = process.env.SCREENSHOT_DIR || path.join(os.tmpdir(), 'qwen-vscode-e2e-screenshots');
 const GHOST = 'return 42  # qwen ghost';
 const FENCED = '```python\n' + GHOST + '\n```';
-const API_KEY = 'sk-fake-e2e-typed-0000-abcd';
+const API_KEY = 'sk-sp-fake-e2e-typed-0000-abcd'; // a Coding Plan key: the preset wants `sk-sp-`
+const CP_LABEL = 'Alibaba Cloud Coding Plan';
+const CP_MODELS = ['qwen3.5-plus', 'qwen3-coder-plus', 'glm-5'];
+const CP_PICK = 'qwen3-coder-plus';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen-cs-e2e-'));
 const children = [];
@@ -203,7 +211,11 @@ async function answerInput(page, title, value) {
 
 // ------------------------------------------------------------------ newcomer
 async function newcomer(upstream) {
-  const run = await launch('newcomer', {});
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  // the preset's endpoint is the fake (read from the server's own environment only), which lists
+  // the models a Coding Plan endpoint serves
+  await json(`${upstream}/_fake/config`, { models: CP_MODELS });
+  const run = await launch('newcomer', { env: { QWEN_LSP_PRESET_BASE_URLS: `coding-plan=${upstream}/v1` } });
   const { page } = run;
   await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 120000 });
   step('[newcomer] the folder is open in Restricted Mode');
@@ -218,10 +230,32 @@ async function newcomer(upstream) {
   step(`[newcomer] bundled server environment: ${envs.map((e) => path.basename(e)).join(', ')}`);
 
   await runCommand(page, 'Qwen: Sign in');
-  await pick(page, 'OpenAI-compatible');
+  const quick = page.locator('.quick-input-widget');
+  await quick.locator('.monaco-list-row', { hasText: CP_LABEL }).first().waitFor({ timeout: 15000 });
+  const cpRow = await quick.locator('.monaco-list-row', { hasText: CP_LABEL }).first().innerText();
+  if (!cpRow.includes('sk-sp-') || !/2 regions/.test(cpRow)) throw new Error(`the Coding Plan row lacks its key hint / regions:\n${cpRow}`);
+  await pick(page, CP_LABEL);
+  await quick.locator('.quick-input-title', { hasText: 'region' }).waitFor({ timeout: 15000 });
+  await pick(page, 'China');
   await answerInput(page, 'API key', API_KEY);
-  await answerInput(page, 'base URL', `${upstream}/v1`);
-  await waitLabel(run, /\(signed in\)/, 30000, 'status "signed in" after the API key');
+  await quick.locator('.quick-input-title', { hasText: 'remember the sign-in' }).waitFor({ timeout: 15000 });
+  await pick(page, 'VS Code only');
+  await waitLabel(run, /\(signed in\)/, 30000, 'status "signed in" after the Coding Plan key');
+  if (fs.existsSync(path.join(run.qwenHome, '.env'))) throw new Error('the key was saved to ~/.qwen/.env although "VS Code only" was chosen');
+
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await run.status.click();
+  await quick.locator('.monaco-list-row', { hasText: CP_PICK }).first().waitFor({ timeout: 15000 });
+  const pickerText = await quick.locator('.quick-input-list').innerText();
+  for (const want of [CP_LABEL, CP_MODELS[0], 'preset']) {
+    if (!pickerText.includes(want)) throw new Error(`model picker lacks "${want}":\n${pickerText}`);
+  }
+  await page.screenshot({ path: path.join(screenshotDir, 'vscode-model-picker.png') });
+  await page.keyboard.type(CP_PICK);
+  await sleep(300);
+  await page.keyboard.press('Enter');
+  await waitLabel(run, new RegExp(`^Qwen status: .*${CP_PICK.replace(/[.]/g, '\\.')}.* \\(signed in\\)`), 20000, `status naming ${CP_PICK}`);
+  step(`[newcomer] model picker: ${CP_LABEL} models listed (preset); ${CP_PICK} selected`);
 
   await runCommand(page, 'Notifications: Clear All Notifications');
   await page.keyboard.press('Control+P');
@@ -232,7 +266,9 @@ async function newcomer(upstream) {
   const editor = page.locator('.editor-instance .monaco-editor').first();
   await editor.waitFor({ timeout: 15000 });
   await editor.locator('.view-lines').click();
-  const before = (await json(`${upstream}/_fake/requests`)).length;
+  // completions only: the server also lists the endpoint's models in the background
+  const chats = async () => (await json(`${upstream}/_fake/requests`)).filter((r) => r.route === 'chat');
+  const before = (await chats()).length;
   await page.keyboard.type('def answer():\n', { delay: 20 }); // the editor indents the new line
   const ghosts = page.locator('.ghost-text-decoration, .ghost-text');
   // the ghost text is highlighted token by token: compare without the whitespace between tokens
@@ -241,12 +277,14 @@ async function newcomer(upstream) {
   const ghost = (await ghosts.allInnerTexts()).join(' ');
   if (ghost.includes('```')) throw new Error(`the ghost text has the model's code fences: ${ghost}`);
   step(`[newcomer] ghost text: ${ghost}`);
-  const reqs = await json(`${upstream}/_fake/requests`);
+  const reqs = await chats();
   const last = reqs[reqs.length - 1];
   if (reqs.length <= before || !last) throw new Error('the fake upstream saw no completion request');
   const auth = Object.entries(last.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1] ?? '';
   if (auth !== `Bearer ${API_KEY}`) throw new Error('the completion did not carry the key typed at sign-in');
-  step('[newcomer] the upstream request carried the typed key');
+  const sentModel = JSON.parse(last.body || '{}').model;
+  if (sentModel !== CP_PICK) throw new Error(`the completion asked for model ${sentModel}, not the picked ${CP_PICK}`);
+  step(`[newcomer] the upstream request carried the typed key and model ${CP_PICK}`);
 
   await page.keyboard.press('Escape');
   await runCommand(page, 'Qwen: Show Configuration');
@@ -263,7 +301,7 @@ async function newcomer(upstream) {
     }
     return false;
   }, 30000, 'the configuration preview to render (heading and tables)');
-  if (rendered.includes('sk-fake-e2e')) throw new Error('the configuration preview shows the API key');
+  if (rendered.includes('sk-sp-fake-e2e')) throw new Error('the configuration preview shows the API key');
   step('[newcomer] "Show Configuration" rendered the configuration beside the editor');
   await run.status.hover();
   await sleep(800);
@@ -271,6 +309,7 @@ async function newcomer(upstream) {
   await page.screenshot({ path: path.join(screenshotDir, 'vscode-newcomer.png') });
   step(`[newcomer] screenshot: ${path.join(screenshotDir, 'vscode-newcomer.png')}`);
   await close(run);
+  await json(`${upstream}/_fake/config`, { models: null });
 }
 
 // ------------------------------------------------------------------ broken settings

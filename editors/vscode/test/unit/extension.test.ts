@@ -40,6 +40,7 @@ beforeEach(async () => {
   dialogs.inputs = [];
   dialogs.button = () => undefined;
   dialogs.shown.length = 0;
+  dialogs.itemButton = [];
   dialogs.cancelProgress = undefined;
   for (const k of Object.keys(settings)) delete settings[k];
   for (const k of Object.keys(workspaceSettings)) delete workspaceSettings[k];
@@ -72,13 +73,27 @@ const statusItem = () => {
 };
 const waitState = (ext: QwenExtension, state: string, ms = 15000) =>
   waitFor(() => ext.status?.state === state, ms, `qwen/status ${state} (last: ${JSON.stringify(ext.status)})`);
+// completions only: the server also lists models on the same endpoint (discovery, in the background)
+const chatRequests = async (): Promise<any[]> => (await http(`${upstream.url}/_fake/requests`)).filter((r: any) => r.route === 'chat');
 const lastRequest = async () => {
-  const reqs = await http(`${upstream.url}/_fake/requests`);
+  const reqs = await chatRequests();
   return reqs[reqs.length - 1];
 };
 const authHeader = (r: any) => String(Object.entries(r?.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization')?.[1] ?? '');
 
 describe('server start and status bar', () => {
+  test('the qwen.authType setting offers exactly the authMethods of a real initialize', async () => {
+    home = tempHome({});
+    const ext = await start();
+    await waitState(ext, 'needsAuth');
+    const prop = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')).contributes.configuration.properties['qwen.authType'];
+    const methods = ext.capabilities.authMethods ?? [];
+    expect(methods.length).toBeGreaterThan(0);
+    // "" = no preference; a settings schema cannot be dynamic, so it must be kept in step by hand
+    expect([...prop.enum].sort()).toEqual(['', ...methods].sort());
+    expect(prop.enumDescriptions).toHaveLength(prop.enum.length);
+  });
+
   test('starts qwen-lsp from PATH with initializationOptions; the status bar follows qwen/status', async () => {
     home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
     settings['qwen.model'] = 'fake-model-2';
@@ -188,30 +203,79 @@ describe('server start and status bar', () => {
 });
 
 describe('sign-in', () => {
-  test('API key: password box, SecretStorage, handed to the next server start (round trip)', async () => {
-    home = tempHome({});
+  test('Coding Plan from the catalogue: region, sk-sp- key, SecretStorage per provider, handed to the next start', async () => {
+    const CP_MODELS = ['qwen3.5-plus', 'qwen3-coder-plus', 'glm-5'];
+    home = tempHome({}, { QWEN_LSP_PRESET_BASE_URLS: `coding-plan=${upstream.url}/v1` });
+    await http(`${upstream.url}/_fake/config`, { models: CP_MODELS });
     const secrets = new MemorySecrets();
     const state = new MemoryMemento();
     const ext = await start(fakeContext(secrets, state));
     await waitState(ext, 'needsAuth');
-    dialogs.quickPick = (items) => items.find((i: any) => i.method === 'openai');
-    dialogs.inputs = ['sk-typed-key-98765', `${upstream.url}/v1`];
+    let offered: any[] = [];
+    dialogs.createQuickPick = (items) => {
+      offered = items;
+      return items.find((i: any) => i.row.provider?.id === 'coding-plan');
+    };
+    let regions: any[] = [];
+    let persistChoices: any[] = [];
+    dialogs.quickPick = (items) => {
+      if (items[0].persist !== undefined) {
+        persistChoices = items;
+        return items.find((i: any) => i.persist === false);
+      }
+      regions = items;
+      return items[1];
+    };
+    dialogs.inputs = ['sk-sp-unit-typed-98765'];
     const final = await ext.signIn();
     expect(final.phase).toBe('signedIn');
-    expect((mock.window.showInputBox as any).mock.calls[0][0].password).toBe(true);
-    expect(secrets.data.get('qwen.apiKey.openai')).toBe('sk-typed-key-98765');
-    expect(JSON.stringify([...state.data.values()])).not.toContain('sk-typed');
+    // the rows are the server's catalogue, not a list of the extension's own
+    const catalogue = await ext.client!.sendRequest<any>('qwen/providers', {});
+    expect(offered.map((i) => i.label)).toEqual(catalogue.providers.map((p: any) => p.label));
+    const cp = offered.find((i) => i.row.provider?.id === 'coding-plan');
+    expect(cp.description).toContain('sk-sp-');
+    expect(cp.description).toContain('2 regions');
+    expect(cp.detail).toBe(cp.row.provider.docsUrl);
+    // its button opens the page where a key is obtained
+    dialogs.itemButton[0](cp);
+    expect(String(mock.env.openExternal.mock.calls[0][0])).toBe(cp.row.provider.docsUrl);
+    expect(regions.map((r) => r.id)).toEqual(cp.row.provider.regions.map((r: any) => r.id));
+    const keyBox = (mock.window.showInputBox as any).mock.calls[0][0];
+    expect(keyBox.password).toBe(true);
+    expect(keyBox.validateInput('sk-wrong-1234')).toMatch(/start with "sk-sp-"/);
+    expect(keyBox.validateInput('sk-sp-ok')).toBeUndefined();
+    expect(persistChoices.map((i) => i.persist)).toEqual([false, true]);
+    expect(fs.existsSync(path.join(home.qwenHome, '.env'))).toBe(false); // kept in VS Code only
+    expect(secrets.data.get('qwen.apiKey.provider.coding-plan')).toBe('sk-sp-unit-typed-98765');
+    expect(JSON.stringify([...state.data.values()])).not.toContain('sk-sp-unit');
     await waitState(ext, 'ready');
+    // the model picker: the preset's models under the provider's label
+    let picker: any[] = [];
+    dialogs.createQuickPick = (items) => {
+      picker = items;
+      return items.find((i: any) => i.row?.kind === 'model' && i.row.model.id === 'qwen3-coder-plus');
+    };
+    const chosen = await ext.selectModel();
+    expect(chosen?.current).toBe('qwen3-coder-plus');
+    const seps = picker.filter((i) => i.kind === mock.QuickPickItemKind.Separator).map((i) => i.label);
+    expect(seps).toContain(cp.label);
+    const under = picker.slice(picker.findIndex((i) => i.label === cp.label) + 1);
+    const group = under.slice(0, under.findIndex((i) => i.kind === mock.QuickPickItemKind.Separator));
+    expect(group.map((i) => i.row.model.id)).toEqual(expect.arrayContaining(CP_MODELS));
+    expect(group.every((i) => /preset|discovered/.test(i.description))).toBe(true);
+    expect(picker.some((i) => i.row?.action === 'refresh')).toBe(true);
     await ext.dispose();
 
-    // a new window: nothing typed, the key comes from SecretStorage
+    // a new window: nothing typed, the key comes from SecretStorage with its provider and region
     dialogs.inputs = [];
     const ext2 = await start(fakeContext(secrets, state));
     await waitState(ext2, 'ready');
+    const list = await ext2.client!.sendRequest<any>('qwen/listModels', {});
+    expect(list.models.filter((m: any) => m.provider === cp.label).map((m: any) => m.id)).toEqual(expect.arrayContaining(CP_MODELS));
     const res = await ext2.client!.sendRequest<any>('qwen/complete', { prompt: 'ping' });
     expect(res.text).toBe(GHOST);
-    expect(authHeader(await lastRequest())).toBe('Bearer sk-typed-key-98765');
-    expect(mock.window.showInputBox).toHaveBeenCalledTimes(2); // only the first window asked
+    expect(authHeader(await lastRequest())).toBe('Bearer sk-sp-unit-typed-98765');
+    expect(mock.window.showInputBox).toHaveBeenCalledTimes(1); // only the first window asked
 
     // sign out removes the key from SecretStorage and the server
     await ext2.signOut();
@@ -219,14 +283,37 @@ describe('sign-in', () => {
     await waitState(ext2, 'needsAuth');
   });
 
+  test('custom endpoint: key, base URL, saved for the CLI on request; a refused key shows the server\'s message as it is', async () => {
+    home = tempHome({});
+    const ext = await start();
+    await waitState(ext, 'needsAuth');
+    dialogs.createQuickPick = (items) => items.find((i: any) => i.row.provider?.id === 'custom');
+    dialogs.quickPick = (items) => items.find((i: any) => i.persist === true);
+    dialogs.inputs = ['sk-typed-custom-4321', `${upstream.url}/v1`];
+    expect((await ext.signIn()).phase).toBe('signedIn');
+    await waitState(ext, 'ready');
+    // persist: true went to the server, which saved the key like /auth (in <qwen home>/.env)
+    expect(fs.readFileSync(path.join(home.qwenHome, '.env'), 'utf8')).toMatch(/^QWEN_CUSTOM_API_KEY_\w+=.*sk-typed-custom-4321/m);
+    await ext.client!.sendRequest<any>('qwen/complete', { prompt: 'ping' });
+    expect(authHeader(await lastRequest())).toBe('Bearer sk-typed-custom-4321');
+
+    await http(`${upstream.url}/_fake/config`, { valid_keys: ['sk-only-this-one'] });
+    dialogs.inputs = ['sk-typed-wrong-0000', `${upstream.url}/v1`];
+    const failed = await ext.signIn('custom');
+    expect(failed.phase).toBe('failed');
+    const msg = (failed as any).message as string;
+    expect(msg.length).toBeGreaterThan(0);
+    expect(dialogs.shown.some((n) => n.severity === 'error' && n.message === `Qwen: sign-in failed: ${msg}`)).toBe(true);
+  });
+
   test('API key: an empty key and Escape cancel without calling the server', async () => {
     home = tempHome({});
     const ext = await start();
     await waitState(ext, 'needsAuth');
-    dialogs.quickPick = (items) => items.find((i: any) => i.method === 'anthropic');
+    dialogs.createQuickPick = (items) => items.find((i: any) => i.row.method === 'anthropic');
     dialogs.inputs = [''];
     expect((await ext.signIn()).phase).toBe('cancelled');
-    dialogs.quickPick = () => undefined;
+    dialogs.createQuickPick = () => undefined;
     expect((await ext.signIn()).phase).toBe('cancelled');
     expect(ext.status?.state).toBe('needsAuth');
   });
@@ -235,9 +322,9 @@ describe('sign-in', () => {
     home = tempHome({ security: { auth: { selectedType: 'qwen-oauth' } } }, { QWEN_OAUTH_BASE_URL: oauth.url });
     const ext = await start();
     await waitState(ext, 'needsAuth');
-    dialogs.quickPick = (items) => {
-      expect(items.map((i: any) => i.method)).toEqual(expect.arrayContaining(['qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai']));
-      return items.find((i: any) => i.method === 'qwen-oauth');
+    dialogs.createQuickPick = (items) => {
+      expect(items.map((i: any) => i.row.method)).toEqual(expect.arrayContaining(['qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai']));
+      return items.find((i: any) => i.row.method === 'qwen-oauth');
     };
     dialogs.button = (_m, buttons) => (buttons.includes('Copy code & open browser') ? 'Copy code & open browser' : undefined);
     mock.env.openExternal.mockImplementation(async (uri: vscode.Uri) => {
@@ -336,7 +423,7 @@ describe('inline completions and errors', () => {
     settings['qwen.inlineCompletions.debounceMs'] = 150;
     const items = await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any);
     expect(items?.[0].insertText).toBe(GHOST);
-    const sent = (await http(`${upstream.url}/_fake/requests`)).length;
+    const sent = (await chatRequests()).length;
     expect(sent).toBe(1);
 
     // a keystroke during the debounce cancels: no request at all
@@ -348,18 +435,20 @@ describe('inline completions and errors', () => {
     settings['qwen.inlineCompletions.enable'] = false;
     expect(await provider.provideInlineCompletionItems(doc(), pos, automatic, tokenSource().token as any)).toBeUndefined();
     await new Promise((r) => setTimeout(r, 300));
-    expect((await http(`${upstream.url}/_fake/requests`)).length).toBe(sent);
+    expect((await chatRequests()).length).toBe(sent);
   });
 
   test('a new keystroke cancels the request in flight and the upstream connection closes', async () => {
+    // reset before the server starts: a reset forgets open connections, and the completion may
+    // reuse one the server opened earlier to list the endpoint's models
+    await http(`${upstream.url}/_fake/reset`, {});
+    await http(`${upstream.url}/_fake/script`, { route: 'chat', behaviours: [{ text: 'too late', hold: 'g1', hold_at: 1 }] });
     const { ext, provider } = await setup(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111' });
     await waitState(ext, 'ready');
     settings['qwen.inlineCompletions.debounceMs'] = 0;
-    await http(`${upstream.url}/_fake/reset`, {});
-    await http(`${upstream.url}/_fake/script`, { route: 'chat', behaviours: [{ text: 'too late', hold: 'g1', hold_at: 1 }] });
     const t = tokenSource();
     const p = provider.provideInlineCompletionItems(doc(), pos, automatic, t.token as any);
-    await waitFor(async () => (await http(`${upstream.url}/_fake/requests`)).length === 1, 10000, 'the request upstream');
+    await waitFor(async () => (await chatRequests()).length === 1, 10000, 'the request upstream');
     t.cancel();
     expect(await p).toBeUndefined();
     await waitFor(async () => (await http(`${upstream.url}/_fake/connections`)).some((c: any) => c.closed_by === 'client'), 10000,

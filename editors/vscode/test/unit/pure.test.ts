@@ -3,7 +3,10 @@ import { describe, expect, test } from 'vitest';
 import { renderConfigMarkdown } from '../../src/configView';
 import { describeError, NotificationThrottle, RestartBudget } from '../../src/errors';
 import { buildModelPicker, modelRows } from '../../src/models';
-import { ERROR_KINDS, ModelList, QwenStatus } from '../../src/protocol';
+import { ERROR_KINDS, ModelList, Provider, QwenStatus } from '../../src/protocol';
+import { buildProviderRows, checkBaseUrl, checkKeyPrefix, findProviderRow, methodRows } from '../../src/providers';
+import { KeyStore } from '../../src/keyStore';
+import { MemoryMemento, MemorySecrets } from './helpers';
 import { describeWaiting, signInReducer, SignInState } from '../../src/signin';
 import { describeLastError, describeProblem, renderStarting, renderStatus, renderStopped } from '../../src/status';
 
@@ -124,8 +127,8 @@ describe('model picker grouping', () => {
     expect(Object.values(byId).filter((r) => r.picked)).toHaveLength(1);
   });
 
-  test('a trailing sign-in action; an empty list still offers it', () => {
-    expect(rows[rows.length - 1]).toMatchObject({ kind: 'action', action: 'signIn' });
+  test('trailing refresh and sign-in actions; an empty list still offers them', () => {
+    expect(rows.slice(-2)).toMatchObject([{ kind: 'action', action: 'refresh' }, { kind: 'action', action: 'signIn' }]);
     const empty = buildModelPicker({ authType: null, current: null, models: [] });
     expect(empty.filter((r) => r.kind === 'model')).toHaveLength(0);
     expect(empty[empty.length - 1]).toMatchObject({ kind: 'action' });
@@ -258,5 +261,98 @@ describe('configuration rendering', () => {
     const md = renderConfigMarkdown({ authType: { value: 'openai', source: 'flag' }, qwenHome: { value: '/h', source: 'default' } });
     expect(md.split('| Key | Value | Source |')).toHaveLength(2);
     expect(md).toContain('| authType | `openai` | flag |\n| qwenHome | `/h` | default |');
+  });
+});
+
+// A `qwen/providers` answer as the server gives it (shape of docs/protocol.md); made-up entries so
+// the test says nothing about the real catalogue, which only the server knows.
+const PROVIDERS: Provider[] = [
+  { id: 'qwen-oauth', label: 'Qwen OAuth', authType: 'qwen-oauth', regions: [], envKey: '', docsUrl: 'https://docs.example/qwen', listsModels: false, needsBaseUrl: false },
+  {
+    id: 'plan-x', label: 'Plan X', authType: 'openai', keyHint: 'px-...', keyPrefix: 'px-', docsUrl: 'https://x.example/keys', listsModels: true, needsBaseUrl: false,
+    regions: [{ id: 'east', label: 'East', baseUrl: 'https://east.x.example/v1' }, { id: 'west', label: 'West', baseUrl: 'https://west.x.example/v1' }],
+  },
+  { id: 'gw', label: 'Gateway', authType: 'openai', regions: [], keyHint: 'your gateway key', needsBaseUrl: true },
+  { id: 'resp', label: 'Responses Co', authType: 'openai-responses', regions: [{ id: 'default', label: 'Global', baseUrl: 'https://r.example/v1' }] },
+];
+
+describe('sign-in picker rows from qwen/providers', () => {
+  test('one row per provider whose method the server offers, in catalogue order', () => {
+    const rows = buildProviderRows(PROVIDERS, ['qwen-oauth', 'openai']);
+    expect(rows.map((r) => r.label)).toEqual(['Qwen OAuth', 'Plan X', 'Gateway']);
+    expect(buildProviderRows(PROVIDERS, []).map((r) => r.provider!.id)).toEqual(['qwen-oauth', 'plan-x', 'gw', 'resp']);
+  });
+
+  test('description: key hint, base URL, region count; detail and button target: the docs URL', () => {
+    const [oauth, plan, gw] = buildProviderRows(PROVIDERS, ['qwen-oauth', 'openai']);
+    expect(oauth).toMatchObject({ method: 'qwen-oauth', description: 'browser sign-in', docsUrl: 'https://docs.example/qwen' });
+    expect(plan).toMatchObject({ method: 'openai', description: 'key px-... · 2 regions', detail: 'https://x.example/keys', docsUrl: 'https://x.example/keys' });
+    expect(gw.description).toBe('key your gateway key · your base URL');
+    expect(gw.docsUrl).toBeUndefined();
+  });
+
+  test('a command argument names a provider id first, else a bare method', () => {
+    const rows = [...buildProviderRows(PROVIDERS), ...methodRows(['anthropic'])];
+    expect(findProviderRow(rows, 'plan-x')?.label).toBe('Plan X');
+    expect(findProviderRow(rows, 'anthropic')).toMatchObject({ method: 'anthropic', label: 'Anthropic' });
+    expect(findProviderRow(rows, 'nope')).toBeUndefined();
+  });
+
+  test('key prefix and base URL checks are hints with the next step', () => {
+    expect(checkKeyPrefix('  ', PROVIDERS[1])).toMatch(/empty/);
+    expect(checkKeyPrefix('sk-123', PROVIDERS[1])).toBe('Plan X keys start with "px-" — get one at https://x.example/keys');
+    expect(checkKeyPrefix(' px-123 ', PROVIDERS[1])).toBeUndefined();
+    expect(checkKeyPrefix('anything', PROVIDERS[2])).toBeUndefined();
+    expect(checkBaseUrl('')).toMatch(/needs the base URL/);
+    expect(checkBaseUrl('ftp://h/v1')).toMatch(/http\(s\) URL/);
+    expect(checkBaseUrl('not a url')).toMatch(/http\(s\) URL/);
+    expect(checkBaseUrl('http://127.0.0.1:8000/v1')).toBeUndefined();
+  });
+});
+
+describe('model picker grouped by provider label', () => {
+  const list: ModelList = {
+    authType: 'openai',
+    current: 'px-2',
+    models: [
+      { id: 'coder-model', protocol: 'qwen-oauth', hasCredentials: false, current: false, source: 'configured', provider: 'Qwen OAuth' },
+      { id: 'mine', protocol: 'openai', hasCredentials: true, current: false, source: 'configured', provider: 'OpenAI-compatible' },
+      { id: 'px-1', name: '[X] px-1', protocol: 'openai', hasCredentials: true, current: false, source: 'preset', provider: 'Plan X' },
+      { id: 'px-2', protocol: 'openai', hasCredentials: true, current: true, source: 'preset', provider: 'Plan X' },
+      { id: 'px-new', protocol: 'openai', hasCredentials: true, current: false, source: 'discovered', provider: 'Plan X' },
+      { id: 'claude', protocol: 'anthropic', hasCredentials: true, current: false, source: 'discovered', provider: 'Anthropic' },
+    ],
+  };
+  const rows = buildModelPicker(list);
+
+  test('one separator per provider label, protocol order kept, models stay under their provider', () => {
+    expect(rows.filter((r) => r.kind === 'separator').map((r) => r.label)).toEqual(['Qwen OAuth', 'OpenAI-compatible', 'Plan X', 'Anthropic', '']);
+    const i = rows.findIndex((r) => r.label === 'Plan X');
+    expect(rows.slice(i + 1, i + 4).map((r) => (r.kind === 'model' ? r.model.id : r.kind))).toEqual(['px-1', 'px-2', 'px-new']);
+  });
+
+  test('the source is shown for preset and discovered models, not for configured ones', () => {
+    const byId = Object.fromEntries(modelRows(rows).map((r) => [r.model.id, r]));
+    expect(byId['px-1'].description).toBe('px-1 · preset');
+    expect(byId['px-2'].description).toBe('current · preset');
+    expect(byId['px-new'].description).toBe('discovered');
+    expect(byId['mine'].description).toBe('');
+    expect(byId['coder-model'].description).toBe('no credentials — sign in first');
+  });
+});
+
+describe('key store', () => {
+  test('a provider key and a method key of the same name live apart; clear forgets both', async () => {
+    const secrets = new MemorySecrets();
+    const state = new MemoryMemento();
+    const keys = new KeyStore(secrets, state);
+    await keys.save({ method: 'openai', apiKey: 'sk-method', baseUrl: 'http://127.0.0.1:1/v1' });
+    await keys.save({ method: 'openai', provider: 'openai', region: 'default', apiKey: 'sk-provider' });
+    expect(await keys.get('openai')).toEqual({ method: 'openai', apiKey: 'sk-method', baseUrl: 'http://127.0.0.1:1/v1' });
+    expect(await keys.forStartup()).toEqual({ method: 'openai', provider: 'openai', region: 'default', apiKey: 'sk-provider' });
+    expect(JSON.stringify([...state.data.values()])).not.toContain('sk-');
+    await keys.clear(['openai']);
+    expect(secrets.data.size).toBe(0);
+    expect(await keys.forStartup()).toBeUndefined();
   });
 });

@@ -13,12 +13,14 @@ export interface Dialogs {
   button: (message: string, buttons: string[]) => string | undefined;
   /** every notification shown: [severity, message, buttons] */
   shown: { severity: 'info' | 'warning' | 'error'; message: string; buttons: string[] }[];
+  /** handlers of the item buttons of the quick picks created so far: call with an item to press its button */
+  itemButton: ((item: any) => void)[];
   /** cancel the progress after this promise resolves */
   cancelProgress?: Promise<void>;
 }
 
 export function createVscode(base: any, vi: any): any {
-  const dialogs: Dialogs = { quickPick: undefined, createQuickPick: undefined, inputs: [], button: () => undefined, shown: [] };
+  const dialogs: Dialogs = { quickPick: undefined, createQuickPick: undefined, inputs: [], button: () => undefined, shown: [], itemButton: [] };
   const channel = (name: string) => {
     const lines: string[] = [];
     const add = (level: string) => (m: string) => lines.push(`[${level}] ${m}`);
@@ -68,6 +70,7 @@ export function createVscode(base: any, vi: any): any {
       selectedItems: [],
       onDidAccept: (f: Fn) => (accept.push(f), { dispose() {} }),
       onDidHide: (f: Fn) => (hide.push(f), { dispose() {} }),
+      onDidTriggerItemButton: (f: Fn) => (dialogs.itemButton.push((item: any) => f({ item, button: item.buttons?.[0] })), { dispose() {} }),
       onDidChangeSelection: () => ({ dispose() {} }),
       onDidChangeActive: () => ({ dispose() {} }),
       onDidChangeValue: () => ({ dispose() {} }),

@@ -72,7 +72,8 @@ async def test_settings_proxy_and_custom_ca(
     await lsp.start()
     res = await lsp.request("qwen/complete", {"prompt": "through the proxy"})
     assert res["text"] == "echo: through the proxy"
-    assert proxy.tunnels == [f"upstream.test:{tls_fake.port}"]
+    # Every tunnel (the completion's, and model discovery's) goes to the upstream.
+    assert proxy.tunnels and set(proxy.tunnels) == {f"upstream.test:{tls_fake.port}"}
     assert tls_fake.requests[-1].headers["authorization"] == f"Bearer {KEY}"
     cfg = await lsp.request("qwen/config")
     netw = cfg["network"]
@@ -93,7 +94,7 @@ async def test_https_proxy_variable_and_ca_from_home_env_file(
     await lsp.start()
     res = await lsp.request("qwen/complete", {"prompt": "via env"})
     assert res["text"] == "echo: via env"
-    assert proxy.tunnels == [f"upstream.test:{tls_fake.port}"]
+    assert proxy.tunnels and set(proxy.tunnels) == {f"upstream.test:{tls_fake.port}"}
     cfg = await lsp.request("qwen/config")
     assert cfg["network"]["proxy"]["source"] == "env HTTPS_PROXY"
     assert cfg["network"]["ca"]["source"] == str(lsp.qwen_home / ".env")
@@ -148,7 +149,8 @@ async def test_tls_failure_names_the_host_and_the_ca_setting(
     lsp: Harness, tls_fake: FakeUpstream, proxy: ConnectProxy
 ) -> None:
     clean_env(lsp)
-    lsp.write_settings(settings(tls_fake.url, proxy=proxy.url))
+    # Discovery off: it would open a tunnel of its own, and this test counts them.
+    lsp.write_settings(settings(tls_fake.url, proxy=proxy.url, qwenLsp={"discoverModels": False}))
     lsp.env["FAKE_KEY"] = KEY
     await lsp.start()
     err = await lsp.error("qwen/complete", {"prompt": "x"})

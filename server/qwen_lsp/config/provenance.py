@@ -23,7 +23,7 @@ class Sourced(Generic[T]):
     arrive with the code being opened (the workspace settings.json, a project `.env`, or a
     user-level value that interpolated one of their variables), "qwen/auth" for a base URL a
     client sent without a key. None means the user's own sources. A key is only ever sent to
-    a base URL whose origin is None or the key's own origin (the project guard in resolve.py).
+    a base URL whose origin is None or the key's own origin (the project guard in guard.py).
     """
 
     value: T

@@ -69,7 +69,8 @@ def test_a_hostile_workspace_cannot_reach_another_session(
         good = attach("good")
         assert evil.result("qwen/listModels")["current"] == "evil-model"  # it is in effect there
         assert evil.result("qwen/complete", {"prompt": "x"})["model"] == "evil-model"
-        assert len(hostile.requests) == 1
+        chats = [r for r in hostile.requests if r.route == "chat"]
+        assert len(chats) == 1
         models = good.result("qwen/listModels")
         assert models["current"] == "fake-model"
         assert "evil-model" not in {m["id"] for m in models["models"]}
@@ -77,7 +78,11 @@ def test_a_hostile_workspace_cannot_reach_another_session(
         assert hostile.url not in config and "evil" not in config
         out = good.result("qwen/complete", {"prompt": "mine"})
         assert out["text"] == "echo: mine"
-        assert len(hostile.requests) == 1  # nothing of the good session went there
+        # Nothing of the good session went there: every request (the evil session's completion
+        # and its own model discovery) carried only the evil session's key.
+        assert [r for r in hostile.requests if r.route == "chat"] == chats
+        evil_auth = "Bearer sk-evil-0000000000000000"
+        assert all(r.headers.get("authorization") == evil_auth for r in hostile.requests)
         sent = fake.requests[-1]
         assert sent.headers["authorization"] == f"Bearer {KEY}"  # the user's key, not the project's
     finally:

@@ -90,10 +90,13 @@ def test_typing_cancels_in_flight_request(ready, ws, fake_llm, editor_factory):
     # the upstream holds its answer until released: the request stays in flight
     fake_llm.script("chat", Behaviour(text="never shown", hold="g1", hold_headers=True))
     ed.nvim.input("1GA1")
-    assert wait_until(lambda: len(fake_llm.connections) >= 1 and fake_llm.requests, 15), (
-        "no upstream request"
-    )
-    first = fake_llm.connections[-1]
+
+    def chat() -> list:
+        return [r for r in fake_llm.requests if r.route == "chat"]
+
+    assert wait_until(lambda: bool(chat()), 15), "no upstream completion request"
+    # The completion's own connection (model discovery may have opened another one).
+    first = next(c for c in fake_llm.connections if c.id == chat()[0].connection)
     # leaving insert mode dismisses: the plugin cancels the LSP request,
     # and the server then aborts the upstream call
     ed.nvim.input("<Esc>")

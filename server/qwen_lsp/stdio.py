@@ -92,6 +92,23 @@ class PipeWriter:
             await asyncio.wait_for(asyncio.shield(self._protocol.closed), 5)
 
 
+class StreamWriter:
+    """pygls' writer interface over a socket connection (TCP, the daemon's Unix socket):
+    frames go out whole and in order; close() flushes, then closes."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._writer.wait_closed(), 5)
+
+
 def _is_streamable(f: BinaryIO) -> bool:
     try:
         mode = os.fstat(f.fileno()).st_mode

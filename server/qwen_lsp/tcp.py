@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .stdio import FramingError, parse_headers, read_messages
+from .stdio import FramingError, StreamWriter, parse_headers, read_messages
 
 if TYPE_CHECKING:
     from pygls.server import JsonRPCServer
@@ -89,22 +89,6 @@ def write_token_file(token: str, port: int, path: str | None = None) -> Path:
         os.close(fd)
     os.replace(tmp, target)
     return target
-
-
-class _SocketWriter:
-    """pygls' writer interface over one TCP connection."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-
-    def write(self, data: bytes) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(data)
-
-    async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), 5)
 
 
 def _frame(obj: dict[str, Any]) -> bytes:
@@ -174,7 +158,7 @@ async def _serve(server: JsonRPCServer, host: str, port: int, token: str) -> Non
         busy = True
         assert raw is not None
         raw["params"]["initializationOptions"].pop("token", None)  # nothing downstream needs it
-        out = _SocketWriter(writer)
+        out = StreamWriter(writer)
         protocol.set_writer(out)  # type: ignore[arg-type]
         try:
             protocol.handle_message(

@@ -9,7 +9,6 @@ redaction list) and the status bus, which only tells a session to look at its fi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import os
@@ -22,7 +21,7 @@ from pygls.protocol import lsp_method
 
 from .. import redact
 from ..server import QwenProtocol, build_server
-from ..stdio import read_messages
+from ..stdio import StreamWriter, read_messages
 from . import wire
 
 if TYPE_CHECKING:
@@ -48,22 +47,6 @@ class SessionProtocol(QwenProtocol):
             yield user_handler, args, None
         if self.on_exit is not None:
             self.on_exit(0 if self._shutdown else 1)
-
-
-class _Writer:
-    """pygls' writer interface over the connection (frames go out whole, in order)."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-
-    def write(self, data: bytes) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(data)
-
-    async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), 5)
 
 
 class Session:
@@ -92,7 +75,7 @@ class Session:
         if isinstance(self._launch.get("openaiApiKey"), str):
             redact.register(self._launch["openaiApiKey"])
         self._reader = reader
-        self._out = _Writer(writer)
+        self._out = StreamWriter(writer)
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._exit: asyncio.Future[int] = self._loop.create_future()

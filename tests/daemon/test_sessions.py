@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from qwen_lsp.stdio import parse_headers
+from tests.auth.conftest import seed_credentials
 from tests.fakes.llm_upstream import FakeUpstream
+from tests.fakes.oauth_server import FakeOAuthServer
 from tests.reliability.rawlsp import RawLsp, frame
 from tests.serve_mode import Runtime
 
@@ -192,3 +194,28 @@ def test_a_window_killed_mid_request_leaves_the_others_running(
         assert b.result("qwen/complete", {"prompt": f"b{i}"})["text"] == f"echo: b{i}"
     c = attach("c")
     assert c.result("qwen/listModels")["current"] == "fake-model"
+
+
+def test_windows_share_one_qwen_oauth_refresh(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    """An expired Qwen OAuth token is refreshed once for every window of the daemon, and each
+    window's first completion goes out with the refreshed token."""
+    qhome = isolated_home / ".qwen"
+    _write(qhome / "settings.json", {"security": {"auth": {"selectedType": "qwen-oauth"}}})
+    oauth = FakeOAuthServer(interval=1, resource_url=fake.url, refresh_delay=0.3).start()
+    try:
+        seeded = seed_credentials(oauth, qhome, expires_in_ms=-60_000)
+        windows = [attach(n, QWEN_OAUTH_BASE_URL=oauth.base_url) for n in ("a", "b", "c")]
+        pending = [
+            (w, w.send_request("qwen/complete", {"prompt": w.workspace.name})) for w in windows
+        ]
+        for w, rid in pending:
+            r = w.wait_response(rid, 60)
+            assert r.get("result", {}).get("text") == f"echo: {w.workspace.name}", r
+        assert oauth.counters["refresh_calls"] == 1, oauth.counters
+        used = {r.headers.get("authorization") for r in fake.requests if r.method == "POST"}
+        assert f"Bearer {seeded.access_token}" not in used
+        assert len(used) == 1, used
+    finally:
+        oauth.stop()

@@ -89,6 +89,43 @@ def test_a_hostile_workspace_cannot_reach_another_session(
         hostile.stop()
 
 
+def test_windows_with_different_homes_stay_separate(
+    attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path, tmp_path: Path
+) -> None:
+    """One daemon (started by the first window, so with its HOME) serves a window of another
+    HOME from that window's own: its settings, its keys, its sign-in writes."""
+    other_home = tmp_path / "home-b"
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    b_settings = user_settings(fake)
+    b_settings["modelProviders"]["openai"] = [
+        {"id": "b-model", "envKey": "B_KEY", "baseUrl": f"{fake.url}/v1"}
+    ]
+    b_settings["model"] = {"name": "b-model"}
+    _write(other_home / ".qwen" / "settings.json", b_settings)
+    a = attach("a")
+    b = attach("b", HOME=str(other_home), B_KEY="sk-home-b-key-0000000000009999")
+    assert a.result("qwen/listModels")["current"] == "fake-model"
+    models_b = b.result("qwen/listModels")
+    assert models_b["current"] == "b-model"
+    assert {m["id"] for m in models_b["models"]} == {"b-model"}
+    config_b = json.dumps(b.result("qwen/config"))
+    assert str(other_home / ".qwen" / "settings.json") in config_b
+    assert str(isolated_home / ".qwen") not in config_b
+    assert b.result("qwen/complete", {"prompt": "b"})["text"] == "echo: b"
+    assert fake.requests[-1].headers["authorization"] == "Bearer sk-home-b-key-0000000000009999"
+    assert a.result("qwen/complete", {"prompt": "a"})["text"] == "echo: a"
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    # a selection persisted in B's window is written to B's home only
+    b.result("qwen/selectModel", {"id": "b-model", "persist": True})
+    a.result("qwen/selectModel", {"id": "other-model", "persist": True})
+    assert json.loads((other_home / ".qwen" / "settings.json").read_text())["model"] == {
+        "name": "b-model"
+    }
+    assert json.loads((isolated_home / ".qwen" / "settings.json").read_text())["model"] == {
+        "name": "other-model"
+    }
+
+
 def test_a_persisted_selection_reaches_every_window(
     attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
 ) -> None:

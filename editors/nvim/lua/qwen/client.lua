@@ -106,11 +106,15 @@ local function on_exit(code, signal, client_id)
   local shared = shared_clients[client_id]
   roots[client_id], initialized[client_id], shared_clients[client_id] = nil, nil, nil
   if shared and early and code == 2 and root then
+    local cbs = waiting[client_id]
+    waiting[client_id] = nil
+    -- Twice: vim.lsp drops the dead client in a callback scheduled after this one, and until
+    -- then M.start would reuse it for the root.
     vim.schedule(function()
-      local cbs = waiting[client_id]
-      waiting[client_id] = nil
-      status.forget(client_id)
-      shared_failed(root, cbs)
+      vim.schedule(function()
+        status.forget(client_id)
+        shared_failed(root, cbs)
+      end)
     end)
     return
   end

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from qwen_lsp.stdio import parse_headers
 from tests.fakes.llm_upstream import FakeUpstream
 from tests.reliability.rawlsp import RawLsp, frame
@@ -124,6 +126,31 @@ def test_windows_with_different_homes_stay_separate(
     assert json.loads((isolated_home / ".qwen" / "settings.json").read_text())["model"] == {
         "name": "other-model"
     }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: `~` in a path taken from a window's environment or files is expanded with "
+    "os.path.expanduser, i.e. the daemon's HOME (the first window's), not the session's "
+    "(config/accounts.py GOOGLE_APPLICATION_CREDENTIALS, auth/google_adc.py CLOUDSDK_CONFIG, "
+    "net.py CA files, config/trust.py trustedFolders.json keys, config/settings.py system paths)",
+)
+def test_a_tilde_path_of_another_home_window_expands_to_its_own_home(
+    attach: Callable[..., RawLsp], isolated_home: Path, tmp_path: Path
+) -> None:
+    other_home = tmp_path / "home-b"
+    (other_home / ".qwen").mkdir(parents=True)
+    (other_home / "adc.json").write_text('{"type": "authorized_user"}')
+    attach("a")  # starts the daemon: its HOME is isolated_home
+    b = attach(
+        "b",
+        HOME=str(other_home),
+        GOOGLE_CLOUD_PROJECT="p",
+        GOOGLE_APPLICATION_CREDENTIALS="~/adc.json",
+    )
+    config = json.dumps(b.result("qwen/config"))
+    assert f"no Google credentials file at {isolated_home / 'adc.json'}" not in config
+    assert str(isolated_home) not in config
 
 
 def test_a_persisted_selection_reaches_every_window(

@@ -112,3 +112,18 @@ def test_an_unusable_runtime_dir_says_why_and_falls_back_to_standalone(
     assert not missing.exists()
     report = _health(ed)
     assert "WARNING mode: standalone, because the shared server could not start" in report, report
+
+
+def test_a_cmd_with_attach_that_cannot_reach_the_daemon_runs_it_without_attach(
+    ws: Workspace, newcomer: Callable[..., Newcomer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.write_settings({})
+    exe = str(BIN / "qwen-lsp")
+    _init(f"require('qwen').setup({{ cmd = {{ '{exe}', 'attach' }} }})\n")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(ws.runtime / "gone"))
+    ed = newcomer("app.py")
+    msg = wait_until(lambda: "could not start" in ed.messages() and ed.messages(), 20)
+    assert msg and "remove 'attach' from setup({ cmd = ... })" in msg, ed.messages()
+    ed.wait_attached("app.py")
+    assert _cmd(ed) == [exe]
+    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()

@@ -21,7 +21,7 @@ local initialized = {} ---@type table<integer, boolean>  client ids that finishe
 --- there, not every BufEnter/FileType (no restart storm).
 local crashed = {} ---@type table<string, boolean>
 local waiting = {} ---@type table<integer, fun(client: table)[]>  client id -> callbacks until initialized
-local shared_clients = {} ---@type table<integer, boolean>  client ids started as `qwen-lsp attach` (with a standalone alternative)
+local shared_clients = {} ---@type table<integer, string>  client ids started as `qwen-lsp attach` -> the choice's source
 local home = util.uv.os_homedir()
 
 --- Workspace root for a buffer: nearest root marker, else the current directory.
@@ -78,12 +78,13 @@ end
 
 --- `qwen-lsp attach` exited 2 before `initialize` was answered: it could not reach (or start)
 --- the daemon. Say why and how to opt out, and run the same server standalone from now on.
-local function shared_failed(root, cbs)
+local function shared_failed(root, cbs, source)
   local why = server.attach_failure_message() or 'qwen-lsp attach exited with code 2 (see :LspLog)'
   server.shared_failure = why
   util.notify(
-    ('Qwen: the shared qwen-lsp server could not start: %s This Neovim runs a standalone server instead; to always run one, set setup({ shared = false }).'):format(
-      why
+    ('Qwen: the shared qwen-lsp server could not start: %s This Neovim runs a standalone server instead; to always run one, %s.'):format(
+      why,
+      server.opt_out(source)
     ),
     vim.log.levels.WARN
   )
@@ -113,7 +114,7 @@ local function on_exit(code, signal, client_id)
     vim.schedule(function()
       vim.schedule(function()
         status.forget(client_id)
-        shared_failed(root, cbs)
+        shared_failed(root, cbs, shared)
       end)
     end)
     return
@@ -270,7 +271,7 @@ function M.start(bufnr, explicit, passive)
   end
   -- The start error is cleared once the server initializes (on_init), not when it spawns.
   roots[id] = root
-  shared_clients[id] = choice.shared and choice.standalone ~= nil or nil
+  shared_clients[id] = choice.shared and choice.standalone ~= nil and choice.source or nil
   return vim.lsp.get_client_by_id(id)
 end
 

@@ -60,7 +60,7 @@ function M.check()
     health.ok('mode: shared (`qwen-lsp attach`: a session of your per-user daemon); setup({ shared = false }) runs a standalone server')
   elseif server.shared_failure then
     health.warn('mode: standalone, because the shared server could not start: ' .. server.shared_failure, {
-      'Fix the cause above and restart Neovim, or set setup({ shared = false }) to always run a standalone server',
+      'Fix the cause above and restart Neovim, or ' .. server.opt_out(choice.source) .. ' to always run a standalone server',
     })
   elseif choice.source == 'setup' then
     health.info('mode: standalone (the cmd option is run as written; add "attach" to it to use the shared daemon)')

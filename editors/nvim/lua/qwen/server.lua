@@ -98,6 +98,14 @@ function M.resolve()
   return nil, M.missing_message()
 end
 
+--- How to run a standalone server for good, for a shared choice from `source`.
+function M.opt_out(source)
+  if source == 'setup' then
+    return "remove 'attach' from setup({ cmd = ... })"
+  end
+  return 'set setup({ shared = false })'
+end
+
 --- What `qwen-lsp attach` said on stderr before it exited 2 (it could not reach or start the
 --- daemon). Neovim keeps a server's stderr only in the LSP log: the last such line there.
 function M.attach_failure_message()

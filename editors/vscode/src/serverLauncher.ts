@@ -12,7 +12,19 @@ import { choosePython, parseProbe, PROBE_SCRIPT, pythonCandidates } from './pyth
 import { planLaunch } from './serverCommand';
 import { serverSettings } from './settings';
 
-export type Launch = { ok: true; exe: Executable; description: string } | { ok: false; message: string; reason: string };
+export type Launch =
+  | {
+      ok: true;
+      exe: Executable;
+      description: string;
+      /** the command is `qwen-lsp attach`: the window is a session of the per-user daemon */
+      shared: boolean;
+      /** the same server without `attach`, for when the shared one cannot start */
+      standalone?: Executable;
+      /** the setting that turns the shared server off for this launch */
+      optOut?: string;
+    }
+  | { ok: false; message: string; reason: string };
 
 /** The environment pip and Python run in: nothing from the user's shell that redirects them. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -62,7 +74,13 @@ async function pythonExtensionInterpreter(log: vscode.LogOutputChannel): Promise
 
 const building = new Map<string, Promise<void>>();
 
-async function bundledExecutable(ctx: vscode.ExtensionContext, m: BundleManifest, args: string[], log: vscode.LogOutputChannel): Promise<Launch> {
+async function bundledExecutable(
+  ctx: vscode.ExtensionContext,
+  m: BundleManifest,
+  args: string[],
+  standaloneArgs: string[] | undefined,
+  log: vscode.LogOutputChannel,
+): Promise<Launch> {
   const candidates = pythonCandidates({
     fromPythonExtension: await pythonExtensionInterpreter(log),
     defaultInterpreterPath: vscode.workspace.getConfiguration('python').get<string>('defaultInterpreterPath'),
@@ -106,10 +124,14 @@ async function bundledExecutable(ctx: vscode.ExtensionContext, m: BundleManifest
     }
     for (const r of removeStaleEnvs(parent, m)) log.info(`removed the old server environment ${r}`);
   }
+  const exe = (a: string[]): Executable => ({ command: envPython(envDir), args: ['-m', 'qwen_lsp', ...a], options: { env: cleanEnv() } });
   return {
     ok: true,
-    exe: { command: envPython(envDir), args: ['-m', 'qwen_lsp', ...args], options: { env: cleanEnv() } },
-    description: `bundled qwen-lsp ${m.serverVersion} (Python ${choice.version.join('.')} from ${choice.source}: ${choice.python})`,
+    exe: exe(args),
+    shared: standaloneArgs !== undefined,
+    standalone: standaloneArgs && exe(standaloneArgs),
+    optOut: 'set "qwen.server.shared" to false',
+    description: `bundled qwen-lsp ${m.serverVersion} (Python ${choice.version.join('.')} from ${choice.source}: ${choice.python})${standaloneArgs ? ', shared' : ''}`,
   };
 }
 
@@ -118,10 +140,18 @@ export async function resolveLaunch(ctx: vscode.ExtensionContext, log: vscode.Lo
   const cfg = vscode.workspace.getConfiguration('qwen.server');
   const s = serverSettings((k) => cfg.inspect(k), vscode.workspace.isTrusted);
   for (const n of s.notes) log.warn(n);
-  const plan = planLaunch({ configured: s.command, args: s.args, homeDir: os.homedir(), manifest: readManifest(ctx.extensionPath) });
+  const plan = planLaunch({ configured: s.command, args: s.args, shared: s.shared, homeDir: os.homedir(), manifest: readManifest(ctx.extensionPath) });
   if (plan.kind === 'error') return { ok: false, message: plan.message, reason: 'no server' };
   if (plan.kind === 'override') {
-    return { ok: true, exe: { command: plan.command, args: plan.args }, description: `${plan.command} (qwen.server.command)` };
+    const exe = (args: string[]): Executable => ({ command: plan.command, args });
+    return {
+      ok: true,
+      exe: exe(plan.args),
+      shared: plan.shared,
+      standalone: plan.standaloneArgs && exe(plan.standaloneArgs),
+      optOut: 'remove "attach" from "qwen.server.args"',
+      description: `${plan.command} (qwen.server.command)`,
+    };
   }
-  return bundledExecutable(ctx, plan.manifest, plan.args, log);
+  return bundledExecutable(ctx, plan.manifest, plan.args, plan.standaloneArgs, log);
 }

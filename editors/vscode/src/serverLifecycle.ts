@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import {
   CloseAction,
+  Executable,
   CloseHandlerResult,
   ErrorAction,
   ErrorHandler,
@@ -14,7 +15,8 @@ import {
 } from 'vscode-languageclient/node';
 import { RestartBudget } from './errors';
 import { Methods, QwenStatus } from './protocol';
-import { resolveLaunch } from './serverLauncher';
+import { Launch, resolveLaunch } from './serverLauncher';
+import { ServerConnection } from './serverProcess';
 import { renderStarting, renderStopped, StatusView } from './status';
 
 /** The server offers qwen.signIn/signOut/selectModel as LSP commands too; the extension registers
@@ -41,6 +43,11 @@ export class ServerLifecycle implements vscode.Disposable {
   client: LanguageClient | undefined;
   private readonly restarts = new RestartBudget(4, 180_000);
   private disposed = false;
+  /** the server process behind the current client */
+  private connection: ServerConnection | undefined;
+  /** why the shared server could not start in this window: it runs standalone until the next
+   * explicit restart (a command, a settings change) tries the shared one again */
+  private sharedFailure: string | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -71,9 +78,24 @@ export class ServerLifecycle implements vscode.Disposable {
       this.log.error(launch.message);
       return this.failed(launch.reason, launch.message);
     }
-    this.log.info(`starting ${launch.description}: ${launch.exe.command} ${(launch.exe.args ?? []).join(' ')}`);
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const exe = { ...launch.exe, options: { ...launch.exe.options, cwd: folder?.scheme === 'file' ? folder.fsPath : undefined } };
+    const inFolder = (e: Executable): Executable => ({ ...e, options: { ...e.options, cwd: folder?.scheme === 'file' ? folder.fsPath : undefined } });
+    const describe = (e: Executable, how: string) => `${launch.description}${how}: ${e.command} ${(e.args ?? []).join(' ')}`;
+    // Spawned here, not by the client, so that a shim that cannot reach the daemon is replaced
+    // by a standalone server behind the same streams (serverProcess.ts).
+    const spawn = async () => {
+      const fallback = launch.standalone && inFolder(launch.standalone);
+      const standalone = this.sharedFailure !== undefined && fallback !== undefined;
+      const exe = standalone ? fallback! : inFolder(launch.exe);
+      const how = standalone ? ', standalone: the shared server could not start' : launch.shared ? ', shared (qwen-lsp attach)' : '';
+      this.log.info(`starting ${describe(exe, how)}`);
+      const conn = await ServerConnection.open(exe, standalone ? undefined : fallback, this.log, (why) => {
+        this.sharedFailed(why, launch);
+        this.log.info(`starting ${describe(fallback!, ', standalone: the shared server could not start')}`);
+      });
+      this.connection = conn;
+      return { reader: conn.reader, writer: conn.writer };
+    };
     const errorHandler: ErrorHandler = {
       error: (_e: Error, _m: Message | undefined, count: number | undefined): ErrorHandlerResult =>
         (count ?? 0) <= 3 ? { action: ErrorAction.Continue } : { action: ErrorAction.Shutdown },
@@ -105,8 +127,7 @@ export class ServerLifecycle implements vscode.Disposable {
       // The server's own window/showMessage stays in the log unless it is an error.
       revealOutputChannelOn: 4,
     };
-    // no `transport`: TransportKind.stdio would append `--stdio`; qwen-lsp speaks stdio by default
-    const client = new QwenLanguageClient('qwen', 'Qwen', { run: exe, debug: exe }, clientOptions);
+    const client = new QwenLanguageClient('qwen', 'Qwen', spawn, clientOptions);
     this.client = client;
     client.onNotification(Methods.status, (s: QwenStatus) => this.hooks.onStatus(s));
     client.onDidChangeState((e) => {
@@ -121,12 +142,33 @@ export class ServerLifecycle implements vscode.Disposable {
     }
   }
 
+  /** `qwen-lsp attach` could not reach the per-user daemon (an unusable runtime directory, a
+   * daemon that does not start): the window runs the standalone server until the next explicit
+   * restart; say why and how to opt out for good. */
+  private sharedFailed(why: string, launch: Launch & { ok: true }): void {
+    this.log.error(`the shared qwen-lsp server could not start: ${why}`);
+    this.sharedFailure = why;
+    const optOut = launch.optOut ?? 'set "qwen.server.shared" to false';
+    const setting = optOut.includes('qwen.server.args') ? 'qwen.server.args' : 'qwen.server.shared';
+    void vscode.window
+      .showWarningMessage(
+        `Qwen: the shared qwen-lsp server could not start: ${why} This window runs a standalone server instead; to always run one, ${optOut}.`,
+        'Open Settings',
+        'Show Log',
+      )
+      .then((a) => {
+        if (a === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', setting);
+        if (a === 'Show Log') this.log.show(true);
+      });
+  }
+
   async restart(reason: string): Promise<void> {
     this.log.info(`restarting qwen-lsp: ${reason}`);
     const old = this.client;
     this.client = undefined;
     this.hooks.onReset();
     this.hooks.render(renderStarting());
+    const oldConnection = this.connection;
     if (old) {
       try {
         await old.stop(5000);
@@ -134,7 +176,9 @@ export class ServerLifecycle implements vscode.Disposable {
         this.log.warn(`stopping the old server: ${e}`);
       }
     }
+    oldConnection?.reap();
     this.restarts.reset();
+    this.sharedFailure = undefined; // a deliberate restart tries the shared server again
     await this.start();
   }
 
@@ -142,7 +186,9 @@ export class ServerLifecycle implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     const c = this.client;
+    const p = this.connection;
     this.client = undefined;
     if (c) await c.stop(2000).catch(() => undefined);
+    p?.reap(0);
   }
 }

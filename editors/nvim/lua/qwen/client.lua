@@ -21,6 +21,7 @@ local initialized = {} ---@type table<integer, boolean>  client ids that finishe
 --- there, not every BufEnter/FileType (no restart storm).
 local crashed = {} ---@type table<string, boolean>
 local waiting = {} ---@type table<integer, fun(client: table)[]>  client id -> callbacks until initialized
+local shared_clients = {} ---@type table<integer, string>  client ids started as `qwen-lsp attach` -> the choice's source
 local home = util.uv.os_homedir()
 
 --- Workspace root for a buffer: nearest root marker, else the current directory.
@@ -75,10 +76,49 @@ local function on_init(client)
   end
 end
 
+--- `qwen-lsp attach` exited 2 before `initialize` was answered: it could not reach (or start)
+--- the daemon. Say why and how to opt out, and run the same server standalone from now on.
+local function shared_failed(root, cbs, source)
+  local why = server.attach_failure_message() or 'qwen-lsp attach exited with code 2 (see :LspLog)'
+  server.shared_failure = why
+  util.notify(
+    ('Qwen: the shared qwen-lsp server could not start: %s This Neovim runs a standalone server instead; to always run one, %s.'):format(
+      why,
+      server.opt_out(source)
+    ),
+    vim.log.levels.WARN
+  )
+  local first
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if M.attachable(buf) and M.root_for(buf) == root then
+      first = first or buf
+      M.start(buf)
+    end
+  end
+  local client = M.start(first or vim.api.nvim_get_current_buf())
+  if client and cbs then
+    waiting[client.id] = vim.list_extend(waiting[client.id] or {}, cbs)
+  end
+end
+
 local function on_exit(code, signal, client_id)
   -- Marked at once, not scheduled: the next FileType/BufEnter may come before the callback.
   local root, early = roots[client_id], not initialized[client_id]
-  roots[client_id], initialized[client_id] = nil, nil
+  local shared = shared_clients[client_id]
+  roots[client_id], initialized[client_id], shared_clients[client_id] = nil, nil, nil
+  if shared and early and code == 2 and root then
+    local cbs = waiting[client_id]
+    waiting[client_id] = nil
+    -- Twice: vim.lsp drops the dead client in a callback scheduled after this one, and until
+    -- then M.start would reuse it for the root.
+    vim.schedule(function()
+      vim.schedule(function()
+        status.forget(client_id)
+        shared_failed(root, cbs, shared)
+      end)
+    end)
+    return
+  end
   if root and early then
     crashed[root] = true
   end
@@ -231,6 +271,7 @@ function M.start(bufnr, explicit, passive)
   end
   -- The start error is cleared once the server initializes (on_init), not when it spawns.
   roots[id] = root
+  shared_clients[id] = choice.shared and choice.standalone ~= nil and choice.source or nil
   return vim.lsp.get_client_by_id(id)
 end
 

@@ -18,6 +18,7 @@ local M = {}
 
 ---@class qwen.Options
 ---@field cmd string[]|string|(fun(dispatchers: table): table)|nil  server command; nil = qwen-lsp on PATH, else the :QwenInstall one
+---@field shared boolean|nil         run qwen-lsp as `qwen-lsp attach` (one daemon for all Neovims); cmd is used as written
 ---@field cmd_env table<string, string>|nil
 ---@field python string|nil         Python 3.11+ that :QwenInstall builds the server with
 ---@field root_markers string[]|nil
@@ -44,6 +45,10 @@ M.defaults = {
   -- How to start the server: a list (argv) or a function(dispatchers) as vim.lsp.start accepts.
   -- nil = `qwen-lsp` on PATH, else the private install made by :QwenInstall.
   cmd = nil,
+  -- Run the server found above as `qwen-lsp attach`: every Neovim (and VS Code window) is a
+  -- session of one per-user daemon, so a new one is served in milliseconds. false = a
+  -- standalone server per Neovim. Not used with `cmd` (run as written) or on Windows.
+  shared = true,
   -- Python 3.11+ for :QwenInstall (nil = the newest python3.x on PATH).
   python = nil,
   -- Extra environment for the server process.
@@ -130,6 +135,7 @@ function M.validate(o)
     end
   end
   check('cmd', o.cmd, { 'nil', 'table', 'function' })
+  check('shared', o.shared, { 'boolean' })
   check('python', o.python, { 'nil', 'string' })
   check('root_markers', o.root_markers, { 'table' })
   check('model', o.model, { 'nil', 'string' })

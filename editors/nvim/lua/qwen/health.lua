@@ -56,6 +56,17 @@ function M.check()
   else
     health.info('server started through a cmd function (setup())')
   end
+  if choice.shared then
+    health.ok('mode: shared (`qwen-lsp attach`: a session of your per-user daemon); setup({ shared = false }) runs a standalone server')
+  elseif server.shared_failure then
+    health.warn('mode: standalone, because the shared server could not start: ' .. server.shared_failure, {
+      'Fix the cause above and restart Neovim, or ' .. server.opt_out(choice.source) .. ' to always run a standalone server',
+    })
+  elseif choice.source == 'setup' then
+    health.info('mode: standalone (the cmd option is run as written; add "attach" to it to use the shared daemon)')
+  else
+    health.info('mode: standalone (setup({ shared = false }))')
+  end
   if choice.source ~= 'venv' and server.venv_server() then
     health.info('a private install exists too (unused while the above is found): ' .. server.venv_server())
   end
@@ -98,6 +109,14 @@ function M.check()
     health.ok('protocol methods: ' .. table.concat(caps.methods, ', '))
   else
     health.warn('capabilities.experimental.qwen.methods is missing: is this qwen-lsp?')
+  end
+  if choice.shared and choice.exe then
+    local ok, out = server.daemon_status(choice.exe)
+    if ok then
+      health.ok('daemon: ' .. out)
+    else
+      health.warn('daemon: ' .. out, { 'qwen-lsp daemon --status shows it; its log is next to its socket' })
+    end
   end
   health.info('workspace root: ' .. tostring(client.config.root_dir))
   health.info('sign-in methods: ' .. table.concat(client_mod.auth_methods(client), ', '))

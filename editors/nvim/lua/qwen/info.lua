@@ -156,6 +156,7 @@ function M.status_lines()
   local choice, why = server.resolve()
   if choice then
     add('server', ('%s (%s)'):format(choice.exe or 'a cmd function', server.SOURCE_LABELS[choice.source]))
+    add('mode', choice.shared and 'shared (qwen-lsp attach)' or server.shared_failure and ('standalone: the shared server could not start: ' .. server.shared_failure) or 'standalone')
   else
     add('server', 'none: ' .. why)
   end

@@ -1,5 +1,7 @@
--- Which qwen-lsp to run: the `cmd` option, else `qwen-lsp` on PATH, else the private install
--- that :QwenInstall makes under stdpath('data'). One place for this order and its messages.
+-- Which qwen-lsp to run: the `cmd` option (as written), else `qwen-lsp` on PATH, else the
+-- private install that :QwenInstall makes under stdpath('data') — these two as `qwen-lsp attach`
+-- (a session of the per-user daemon) unless `shared = false`. One place for this order and its
+-- messages.
 local M = {}
 
 local is_win = vim.fn.has('win32') == 1
@@ -35,13 +37,40 @@ M.SOURCE_LABELS = {
 ---@field cmd string[]|fun(dispatchers: table): table  what vim.lsp.start runs
 ---@field source 'setup'|'path'|'venv'
 ---@field exe string|nil  the executable's full path (nil for a cmd function)
+---@field shared boolean  cmd is `qwen-lsp attach`: a session of the per-user daemon
+---@field standalone string[]|nil  the same server without `attach` (when shared)
+
+--- Why `qwen-lsp attach` could not reach the daemon in this Neovim, once it failed: the server
+--- then runs standalone until Neovim restarts.
+M.shared_failure = nil ---@type string|nil
+
+local function without_attach(cmd)
+  local out, dropped = {}, false
+  for _, a in ipairs(cmd) do
+    if a == 'attach' and not dropped then
+      dropped = true
+    else
+      out[#out + 1] = a
+    end
+  end
+  return out
+end
+
+--- The choice for an executable found by the plugin: `attach` unless shared is off (or failed).
+local function found(exe, source)
+  local shared = require('qwen.config').options.shared and not is_win
+  if shared and not M.shared_failure then
+    return { cmd = { exe, 'attach' }, source = source, exe = exe, shared = true, standalone = { exe } }
+  end
+  return { cmd = { exe }, source = source, exe = exe, shared = false }
+end
 
 --- The server to run, or nil and a message naming the cause and the next step.
 ---@return qwen.ServerChoice|nil, string|nil
 function M.resolve()
   local cmd = require('qwen.config').options.cmd
   if type(cmd) == 'function' then
-    return { cmd = cmd, source = 'setup' }
+    return { cmd = cmd, source = 'setup', shared = false }
   end
   if type(cmd) == 'table' and cmd[1] then
     local exe = vim.fn.exepath(cmd[1])
@@ -51,17 +80,58 @@ function M.resolve()
           cmd[1]
         )
     end
-    return { cmd = cmd, source = 'setup', exe = exe }
+    -- as written: `attach` in it opts a command of the user's own into the daemon
+    local shared = vim.tbl_contains(cmd, 'attach')
+    if shared and M.shared_failure then
+      return { cmd = without_attach(cmd), source = 'setup', exe = exe, shared = false }
+    end
+    return { cmd = cmd, source = 'setup', exe = exe, shared = shared, standalone = shared and without_attach(cmd) or nil }
   end
   local on_path = vim.fn.exepath('qwen-lsp')
   if on_path ~= '' then
-    return { cmd = { on_path }, source = 'path', exe = on_path }
+    return found(on_path, 'path')
   end
   local private = M.venv_server()
   if private then
-    return { cmd = { private }, source = 'venv', exe = private }
+    return found(private, 'venv')
   end
   return nil, M.missing_message()
+end
+
+--- How to run a standalone server for good, for a shared choice from `source`.
+function M.opt_out(source)
+  if source == 'setup' then
+    return "remove 'attach' from setup({ cmd = ... })"
+  end
+  return 'set setup({ shared = false })'
+end
+
+--- What `qwen-lsp attach` said on stderr before it exited 2 (it could not reach or start the
+--- daemon). Neovim keeps a server's stderr only in the LSP log: the last such line there.
+function M.attach_failure_message()
+  local f = io.open(vim.lsp.get_log_path(), 'rb')
+  if not f then
+    return nil
+  end
+  local size = f:seek('end')
+  f:seek('set', math.max(0, size - 65536))
+  local tail = f:read('*a') or ''
+  f:close()
+  local last
+  for m in tail:gmatch('qwen%-lsp attach: (.-)\\n') do
+    last = m
+  end
+  return last and (last:gsub('\\"', '"'))
+end
+
+--- `qwen-lsp daemon --status` for :checkhealth: (ok, what it printed).
+function M.daemon_status(exe)
+  local ok, obj = pcall(vim.system, { exe, 'daemon', '--status' }, { text = true })
+  if not ok then
+    return false, tostring(obj)
+  end
+  local r = obj:wait(15000)
+  return r.code == 0, vim.trim((r.stdout or '') .. (r.stderr or ''))
 end
 
 function M.missing_message()

@@ -6,7 +6,8 @@
 //
 // newcomer — the server the .vsix carries, nothing configured:
 //   1. the bundled server is set up from the .vsix (private environment in globalStorage) and
-//      the status item says "needs sign-in"
+//      the status item says "needs sign-in"; it runs shared (the default): `qwen-lsp daemon
+//      --status` in the scenario's own XDG_RUNTIME_DIR shows the window's session
 //   2. "Qwen: Sign in" lists the server's catalogue -> Alibaba Cloud Coding Plan -> region ->
 //      `sk-sp-` key -> signed in (QWEN_LSP_PRESET_BASE_URLS points the preset at the fake, which
 //      lists the Coding Plan models)
@@ -18,7 +19,7 @@
 // broken-settings — qwen.server.command in User settings (Restricted Mode), a trailing comma in
 // ~/.qwen/settings.json:
 //   6. the status item names the problem (file and line); clicking it opens settings.json there;
-//      the User setting's server ran
+//      the User setting's server ran, as written (standalone: no daemon socket appeared)
 //   7. the file is fixed on disk -> the problem goes; "Qwen: Sign in" -> Qwen OAuth -> code in a
 //      notification -> "Copy code & open browser" -> Approve -> signed in
 //   8. the status item's model picker -> "Fake Two" -> persisted
@@ -26,6 +27,8 @@
 // Env: CODE_SERVER (code-server bin), NODE24_BIN (dir with node 24), VSIX, REPO_ROOT (for
 // `python -m tests.fakes.*`), PYTHON (default: python on PATH), QWEN_LSP (a qwen-lsp for the
 // override case; default: the one on PATH), CHROMIUM, SCREENSHOT_DIR, KEEP_TMP=1.
+// Each scenario has its own short XDG_RUNTIME_DIR (socket paths are limited to 107 bytes); the
+// daemon a scenario started is stopped (`qwen-lsp daemon --stop`) when it ends, pass or fail.
 // Exit 0 when every step passed; every wait is bounded.
 import cp from 'node:child_process';
 import fs from 'node:fs';
@@ -125,6 +128,8 @@ async function launch(name, { userSettings = {}, qwenSettings, env: extraEnv = {
   const tmp = path.join(tmpRoot, name);
   const dirs = Object.fromEntries(['home', 'ext', 'user', 'ws', 'xdg'].map((d) => [d, path.join(tmp, d)]));
   Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true }));
+  dirs.runtime = fs.mkdtempSync('/tmp/qcs-');
+  runtimes.push(dirs.runtime);
   const qwenHome = path.join(dirs.home, '.qwen');
   if (qwenSettings !== undefined) {
     fs.mkdirSync(qwenHome, { recursive: true });
@@ -140,6 +145,9 @@ async function launch(name, { userSettings = {}, qwenSettings, env: extraEnv = {
     XDG_CONFIG_HOME: path.join(dirs.xdg, 'config'),
     XDG_DATA_HOME: path.join(dirs.xdg, 'data'),
     XDG_CACHE_HOME: path.join(dirs.xdg, 'cache'),
+    XDG_RUNTIME_DIR: dirs.runtime,
+    // a daemon left behind by a failed run goes away by itself
+    QWEN_LSP_DAEMON_IDLE_TIMEOUT: '60',
     PATH: pathWithoutQwenLsp(),
   };
   for (const k of ['QWEN_HOME', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'VIRTUAL_ENV', 'VSCODE_IPC_HOOK_CLI', 'PYTHONPATH']) delete env[k];
@@ -173,10 +181,29 @@ async function launch(name, { userSettings = {}, qwenSettings, env: extraEnv = {
 }
 
 let current; // the scenario running now, for the failure report
+const runtimes = []; // every scenario's XDG_RUNTIME_DIR: its daemon is stopped at the end
+
+/** `python -m qwen_lsp daemon <flag>` against a runtime directory (any qwen-lsp of the same
+ * version finds the same socket). */
+function daemonCtl(runtime, flag, py = python) {
+  const r = cp.spawnSync(py, ['-m', 'qwen_lsp', 'daemon', flag], {
+    cwd: repoRoot, encoding: 'utf8', timeout: 30000, env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+  });
+  return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+const sockets = (runtime) => {
+  const d = path.join(runtime, 'qwen-lsp');
+  return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.sock')) : [];
+};
 
 async function close(run) {
   await run.browser.close().catch(() => undefined);
   run.srv.kill('SIGTERM');
+  if (sockets(run.dirs.runtime).length) {
+    const stop = daemonCtl(run.dirs.runtime, '--stop');
+    step(`[${run.name}] ${stop.out}`);
+    await waitFor(() => sockets(run.dirs.runtime).length === 0, 15000, `the daemon of ${run.name} to stop`);
+  }
 }
 
 async function runCommand(page, title) {
@@ -226,8 +253,14 @@ async function newcomer(upstream) {
     const s = path.join(storage, d, 'server');
     return fs.existsSync(s) ? fs.readdirSync(s).map((e) => path.join(s, e)) : [];
   });
-  if (!envs.some((e) => fs.existsSync(path.join(e, 'qwen-lsp-bundle.json')))) throw new Error(`no bundled server environment in ${storage}: ${envs}`);
+  const bundledEnv = envs.find((e) => fs.existsSync(path.join(e, 'qwen-lsp-bundle.json')));
+  if (!bundledEnv) throw new Error(`no bundled server environment in ${storage}: ${envs}`);
   step(`[newcomer] bundled server environment: ${envs.map((e) => path.basename(e)).join(', ')}`);
+  // the default: the bundled server runs as `qwen-lsp attach`, a session of this user's daemon
+  if (sockets(run.dirs.runtime).length !== 1) throw new Error(`no daemon socket in ${run.dirs.runtime}/qwen-lsp`);
+  const status = daemonCtl(run.dirs.runtime, '--status', path.join(bundledEnv, 'bin', 'python'));
+  if (status.code !== 0 || !/ 1 session\(s\)/.test(status.out)) throw new Error(`the daemon does not serve the window: ${status.out}`);
+  step(`[newcomer] shared server: ${status.out}`);
 
   await runCommand(page, 'Qwen: Sign in');
   const quick = page.locator('.quick-input-widget');
@@ -329,7 +362,8 @@ async function brokenSettings(upstream, oauthBase) {
   await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 120000 });
   await waitLabel(run, /config problem.*settings\.json line \d+/, 120000, 'the status item to name the broken settings.json');
   if (!fs.existsSync(marker)) throw new Error('qwen.server.command from User settings was not used in Restricted Mode');
-  step('[broken-settings] the User setting qwen.server.command ran in Restricted Mode');
+  if (sockets(run.dirs.runtime).length) throw new Error('qwen.server.command was not run as written: a daemon socket appeared');
+  step('[broken-settings] the User setting qwen.server.command ran in Restricted Mode, standalone as written');
   const line = Number(/settings\.json line (\d+)/.exec(await label(run))[1]);
   await runCommand(page, 'Notifications: Clear All Notifications');
   await run.status.click();
@@ -416,6 +450,10 @@ function cleanup() {
     } catch {
       /* already gone */
     }
+  }
+  for (const r of runtimes) {
+    if (sockets(r).length) daemonCtl(r, '--stop');
+    fs.rmSync(r, { recursive: true, force: true });
   }
   if (!process.env.KEEP_TMP) fs.rmSync(tmpRoot, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, onTestFinished, test, vi } from 'vitest';
 import * as vscode from 'vscode';
 import { QwenExtension } from '../../src/extension';
 import { QwenInlineCompletionProvider } from '../../src/inline';
@@ -163,18 +163,25 @@ describe('server start and status bar', () => {
   test('the bundled server: set up offline on the first start with a progress notification, reused on the next', async () => {
     const bundled = path.resolve(__dirname, '..', '..', 'bundled', 'manifest.json');
     if (!fs.existsSync(bundled)) throw new Error(`${bundled} is missing: run scripts/package.sh first (scripts/test.sh does)`);
-    home = tempHome({});
+    // the bundled server runs shared by default: a daemon of this test's own, stopped at the end
+    const runtime = fs.mkdtempSync('/tmp/qv-');
+    home = tempHome({}, { XDG_RUNTIME_DIR: runtime, QWEN_LSP_DAEMON_IDLE_TIMEOUT: '30' });
+    onTestFinished(() => {
+      cp.spawnSync(qwenLsp, ['daemon', '--stop'], { env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+      fs.rmSync(runtime, { recursive: true, force: true });
+    });
     delete settings['qwen.server.command'];
     const ctx = fakeContext();
     ctx.globalStorageUri = vscode.Uri.file(path.join(home.dir, 'globalStorage'));
     const ext = await start(ctx);
     await waitState(ext, 'needsAuth', 120000);
+    expect(fs.readdirSync(path.join(runtime, 'qwen-lsp')).some((f) => f.endsWith('.sock'))).toBe(true);
     const titles = () => (mock.window.withProgress as any).mock.calls.map((c: any[]) => c[0].title as string);
     expect(titles().filter((t: string) => t.startsWith('Qwen: setting up the qwen-lsp server'))).toHaveLength(1);
     const envs = fs.readdirSync(path.join(home.dir, 'globalStorage', 'server'));
     expect(envs).toEqual([expect.stringMatching(/^qwen-lsp-[\d.]+-py3\d+-[0-9a-f]{10}$/)]);
     const log = (ext.log as any).lines.join('\n');
-    expect(log).toMatch(/starting bundled qwen-lsp [\d.]+ \(Python 3\.\d+\.\d+ from PATH/);
+    expect(log).toMatch(/starting bundled qwen-lsp [\d.]+ \(Python 3\.\d+\.\d+ from PATH.*, shared \(qwen-lsp attach\): \S+python -m qwen_lsp attach *$/m);
     await ext.dispose();
 
     const ext2 = await start(ctx);
@@ -199,6 +206,56 @@ describe('server start and status bar', () => {
     expect(dialogs.shown.some((n) => n.severity === 'warning' && /stopped unexpectedly and was restarted/.test(n.message))).toBe(true);
     await waitState(ext, 'ready');
     expect(statusItem().text).toBe('$(sparkle) Fake');
+  });
+});
+
+describe('shared server (qwen-lsp attach)', () => {
+  // a runtime directory of the test's own (short: socket paths are limited to 107 bytes); its
+  // daemon is stopped when the test ends
+  let runtime = '';
+  const daemon = (what: '--status' | '--stop') =>
+    cp.spawnSync(qwenLsp, ['daemon', what], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+  beforeEach(() => {
+    runtime = fs.mkdtempSync('/tmp/qv-');
+  });
+  afterEach(() => {
+    daemon('--stop');
+    fs.rmSync(runtime, { recursive: true, force: true });
+  });
+
+  test('`attach` in qwen.server.args runs the window as a session of the daemon', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111', XDG_RUNTIME_DIR: runtime, QWEN_LSP_DAEMON_IDLE_TIMEOUT: '30' });
+    settings['qwen.server.args'] = ['attach'];
+    const ext = await start();
+    await waitState(ext, 'ready');
+    expect(statusItem().text).toBe('$(sparkle) Fake');
+    const socket = fs.readdirSync(path.join(runtime, 'qwen-lsp')).find((f) => f.endsWith('.sock'));
+    expect(socket).toBeDefined();
+    const status = daemon('--status');
+    expect(status.status).toBe(0);
+    expect(status.stdout).toMatch(/1 session\(s\)/);
+    expect((ext.log as any).lines.join('\n')).toContain('shared (qwen-lsp attach)');
+    await ext.dispose();
+    await waitFor(() => /0 session\(s\)/.test(daemon('--status').stdout), 10000, 'the session to close with the window');
+  });
+
+  test('a shim that cannot reach the daemon: its message, the opt-out, and a standalone server once', async () => {
+    const missing = path.join(runtime, 'gone'); // XDG_RUNTIME_DIR that does not exist
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111', XDG_RUNTIME_DIR: missing });
+    settings['qwen.server.args'] = ['attach'];
+    const ext = await start();
+    await waitState(ext, 'ready', 30000);
+    const warn = dialogs.shown.find((n) => n.severity === 'warning' && /shared qwen-lsp server could not start/.test(n.message));
+    expect(warn, JSON.stringify(dialogs.shown)).toBeDefined();
+    expect(warn!.message).toContain(`${missing} does not exist; set XDG_RUNTIME_DIR`);
+    expect(warn!.message).toContain('remove "attach" from "qwen.server.args"');
+    expect(warn!.buttons).toContain('Open Settings');
+    expect(dialogs.shown.some((n) => /stopped unexpectedly/.test(n.message))).toBe(false);
+    expect(fs.existsSync(missing)).toBe(false);
+    const log = (ext.log as any).lines.join('\n');
+    expect(log).toContain('standalone: the shared server could not start');
+    // the standalone server is the same command without `attach`
+    expect(log).toMatch(new RegExp(`starting .*standalone.*: ${qwenLsp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} *$`, 'm'));
   });
 });
 

@@ -58,7 +58,7 @@ export async function http(url: string, body?: unknown): Promise<any> {
   return text ? JSON.parse(text) : undefined;
 }
 
-const ENV_KEYS = ['HOME', 'QWEN_HOME', 'QWEN_OAUTH_BASE_URL', 'FAKE_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_MODEL', 'QWEN_CODE_SYSTEM_SETTINGS_PATH', 'DEBIAN_FRONTEND', 'QWEN_LSP_PRESET_BASE_URLS'];
+const ENV_KEYS = ['HOME', 'QWEN_HOME', 'QWEN_OAUTH_BASE_URL', 'FAKE_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_MODEL', 'QWEN_CODE_SYSTEM_SETTINGS_PATH', 'DEBIAN_FRONTEND', 'QWEN_LSP_PRESET_BASE_URLS', 'XDG_RUNTIME_DIR', 'QWEN_LSP_DAEMON_IDLE_TIMEOUT'];
 
 /** A fresh HOME + QWEN_HOME (with settings.json) and a process environment the server inherits. */
 export function tempHome(settings: unknown, env: Record<string, string | undefined> = {}) {

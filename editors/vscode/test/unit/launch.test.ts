@@ -7,7 +7,7 @@ import * as path from 'path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BundleManifest, envDirName, envPython, isEnvReady, readManifest, removeStaleEnvs } from '../../src/bundledServer';
 import { choosePython, listVersions, parseProbe, PROBE_SCRIPT, pythonCandidates } from '../../src/python';
-import { NO_BUNDLE_MESSAGE, planLaunch } from '../../src/serverCommand';
+import { attachFailureMessage, NO_BUNDLE_MESSAGE, planLaunch, withoutAttach } from '../../src/serverCommand';
 import { resolveRestricted, serverSettings } from '../../src/settings';
 
 describe('settings under workspace trust', () => {
@@ -29,9 +29,20 @@ describe('settings under workspace trust', () => {
     const inspect = (k: 'command' | 'args') =>
       k === 'command' ? { defaultValue: '', globalValue: ' /opt/q ', workspaceValue: 'x' } : { defaultValue: [], globalValue: ['--log-level', 'DEBUG', 3] };
     const s = serverSettings(inspect, false);
-    expect(s).toEqual({ command: '/opt/q', args: ['--log-level', 'DEBUG'], notes: [expect.stringContaining("workspace's qwen.server.command is ignored in Restricted Mode")] });
+    expect(s).toEqual({ command: '/opt/q', args: ['--log-level', 'DEBUG'], shared: true, notes: [expect.stringContaining("workspace's qwen.server.command is ignored in Restricted Mode")] });
     expect(serverSettings(inspect, true).command).toBe('x');
-    expect(serverSettings(() => undefined, false)).toEqual({ command: '', args: [], notes: [] });
+    expect(serverSettings(() => undefined, false)).toEqual({ command: '', args: [], shared: true, notes: [] });
+  });
+
+  test('serverSettings: qwen.server.shared defaults to true and follows the same trust rule', () => {
+    const only = (shared: object) => (k: 'command' | 'args' | 'shared') => (k === 'shared' ? shared : undefined);
+    expect(serverSettings(only({ defaultValue: true }), false).shared).toBe(true);
+    expect(serverSettings(only({ defaultValue: true, globalValue: false }), false).shared).toBe(false);
+    const ws = serverSettings(only({ defaultValue: true, workspaceValue: false }), false);
+    expect(ws.shared).toBe(true);
+    expect(ws.notes).toEqual([expect.stringContaining("workspace's qwen.server.shared is ignored in Restricted Mode")]);
+    expect(serverSettings(only({ defaultValue: true, workspaceValue: false }), true).shared).toBe(false);
+    expect(serverSettings(only({ globalValue: 'no' }), true).shared).toBe(true); // not a boolean: the default
   });
 });
 
@@ -114,9 +125,32 @@ describe('Python discovery', () => {
 
 describe('launch plan', () => {
   const manifest: BundleManifest = { serverVersion: '0.1.0', target: 'linux-x64', pythons: ['3.11'], pipWheel: 'pip-26.3-py3-none-any.whl', id: 'abc' };
-  test('qwen.server.command overrides the bundled server; ~ expanded; args kept', () => {
-    expect(planLaunch({ configured: '~/bin/q', args: ['-x'], homeDir: '/home/u', manifest })).toEqual({ kind: 'override', command: '/home/u/bin/q', args: ['-x'] });
-    expect(planLaunch({ configured: '', args: [], manifest })).toEqual({ kind: 'bundled', manifest, args: [] });
+  test('qwen.server.command overrides the bundled server, run as written; ~ expanded; args kept', () => {
+    expect(planLaunch({ configured: '~/bin/q', args: ['-x'], homeDir: '/home/u', manifest })).toEqual({ kind: 'override', command: '/home/u/bin/q', args: ['-x'], shared: false });
+    // qwen.server.shared does not change a command of the user's own
+    expect(planLaunch({ configured: '/q', args: [], shared: true, manifest, platform: 'linux' })).toEqual({ kind: 'override', command: '/q', args: [], shared: false });
+    // `attach` in qwen.server.args opts it in; the standalone alternative drops just that word
+    expect(planLaunch({ configured: '/q', args: ['attach', '--log-level', 'DEBUG'], manifest })).toEqual({
+      kind: 'override', command: '/q', args: ['attach', '--log-level', 'DEBUG'], shared: true, standaloneArgs: ['--log-level', 'DEBUG'],
+    });
+  });
+  test('the bundled server runs as `attach` by default, with the same flags; standalone when qwen.server.shared is off', () => {
+    expect(planLaunch({ configured: '', args: [], manifest, platform: 'linux' })).toEqual({ kind: 'bundled', manifest, args: ['attach'], shared: true, standaloneArgs: [] });
+    expect(planLaunch({ configured: '', args: ['--model', 'm'], shared: true, manifest, platform: 'darwin' })).toEqual({
+      kind: 'bundled', manifest, args: ['attach', '--model', 'm'], shared: true, standaloneArgs: ['--model', 'm'],
+    });
+    expect(planLaunch({ configured: '', args: ['--model', 'm'], shared: false, manifest, platform: 'linux' })).toEqual({ kind: 'bundled', manifest, args: ['--model', 'm'], shared: false });
+    // Windows has no daemon (Unix sockets, fork): standalone whatever the setting
+    expect(planLaunch({ configured: '', args: [], shared: true, manifest, platform: 'win32' })).toEqual({ kind: 'bundled', manifest, args: [], shared: false });
+    // `attach` already in qwen.server.args is not doubled
+    expect(planLaunch({ configured: '', args: ['attach'], manifest, platform: 'linux' })).toMatchObject({ args: ['attach'], shared: true, standaloneArgs: [] });
+    expect(withoutAttach(['--model', 'attach', 'attach'])).toEqual(['--model', 'attach']);
+  });
+  test("the shim's own line is what a failed attach says", () => {
+    const err = 'qwen-lsp: warning: unknown launch flag(s) ignored: --x\nqwen-lsp attach: /run/user/9 does not exist; set XDG_RUNTIME_DIR to an existing directory of yours.\n';
+    expect(attachFailureMessage(err)).toBe('/run/user/9 does not exist; set XDG_RUNTIME_DIR to an existing directory of yours.');
+    expect(attachFailureMessage('Traceback ...\nOSError: boom\n')).toBe('OSError: boom');
+    expect(attachFailureMessage('')).toContain('exited with code 2');
   });
   test('a build without a bundle says how to get one; no pip install of a package that is on no index', () => {
     const p = planLaunch({ configured: '  ', args: [] });

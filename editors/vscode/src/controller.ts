@@ -14,7 +14,7 @@ import { AuthMethod, AuthParams, AuthResult, Methods, ModelInfo, ModelList, PROT
 import { ServerLifecycle } from './serverLifecycle';
 import { SignInFlow } from './signInFlow';
 import { SignInState } from './signin';
-import { describeLastError, describeProblem, renderStarting, renderStatus, StatusView } from './status';
+import { describeProblem, renderStarting, renderStatus, StatusView } from './status';
 
 export class QwenExtension implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
@@ -64,7 +64,7 @@ export class QwenExtension implements vscode.Disposable {
   }
 
   async activate(): Promise<void> {
-    const reg = (id: string, fn: (...a: any[]) => unknown) => this.disposables.push(vscode.commands.registerCommand(id, fn));
+    const reg = (id: string, fn: Parameters<typeof vscode.commands.registerCommand>[1]) => this.disposables.push(vscode.commands.registerCommand(id, fn));
     reg('qwen.signIn', (method?: string) => this.signIn(method));
     reg('qwen.signOut', () => this.signOut());
     reg('qwen.selectModel', (arg?: string | { id: string; protocol?: string }) => this.selectModel(arg));

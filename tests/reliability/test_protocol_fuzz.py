@@ -115,70 +115,60 @@ def schema_fields(method: str) -> list[str]:
 
 
 def request_strategy(uri: str, method: str) -> st.SearchStrategy[Any]:
-    """The hand-written strategy when there is one, else objects of the schema's field names."""
-    known = method_params(uri)
-    if method in known:
-        return known[method]
-    return objects({f: anything for f in schema_fields(method)})
+    """Objects of the method's fields: the schema's (custom methods) and the hand-written ones,
+    whose values are sharper than `anything`."""
+    sharp = method_fields(uri).get(method, {})
+    return objects({**{f: anything for f in schema_fields(method)}, **sharp})
 
 
-def method_params(uri: str) -> dict[str, st.SearchStrategy[Any]]:
+def method_fields(uri: str) -> dict[str, dict[str, st.SearchStrategy[Any]]]:
     methods = st.sampled_from(["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai", "x"])
     return {
-        "qwen/auth": objects(
-            {
-                "method": methods,
-                "apiKey": weird_text,
-                "baseUrl": st.sampled_from(["http://127.0.0.1:9/v1", "ftp://x", "https://"]),
-                "model": weird_text,
-                "persist": st.booleans(),
-            }
-        ),
-        "qwen/signOut": anything,
-        "qwen/listModels": anything,
-        "qwen/config": anything,
-        "qwen/selectModel": objects(
-            {
-                "id": st.sampled_from(["fake-model", "other-model", "nope"]),
-                "protocol": methods,
-                "persist": st.booleans(),
-            }
-        ),
-        "qwen/complete": objects(
-            {
-                "prompt": weird_text,
-                "messages": st.lists(
-                    st.fixed_dictionaries(
-                        {
-                            "role": st.sampled_from(["user", "assistant", "bot"]),
-                            "content": weird_text,
-                        }
-                    ),
-                    max_size=3,
+        "qwen/auth": {
+            "method": methods,
+            "provider": st.sampled_from(["coding-plan", "openrouter", "custom", "nope", ""]),
+            "region": st.sampled_from(["china", "intl", "nope"]),
+            "apiKey": weird_text,
+            "baseUrl": st.sampled_from(["http://127.0.0.1:9/v1", "ftp://x", "https://"]),
+            "model": weird_text,
+            "persist": st.booleans(),
+            "keyStore": st.sampled_from(["dotenv", "settings", "nope"]),
+        },
+        "qwen/listModels": {"refresh": st.booleans()},
+        "qwen/selectModel": {
+            "id": st.sampled_from(["fake-model", "other-model", "nope"]),
+            "protocol": methods,
+            "persist": st.booleans(),
+        },
+        "qwen/complete": {
+            "prompt": weird_text,
+            "messages": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "role": st.sampled_from(["user", "assistant", "bot"]),
+                        "content": weird_text,
+                    }
                 ),
-                "system": weird_text,
-                "model": st.sampled_from(["fake-model", "nope", ""]),
-                "maxTokens": numbers,
-                "temperature": numbers,
-                "stop": st.lists(weird_text, max_size=3),
-                "textDocument": text_document(uri),
-                "position": position,
-                "partialResultToken": st.one_of(st.integers(), st.text(max_size=8), anything),
-            }
-        ),
-        "textDocument/inlineCompletion": objects(
-            {
-                "textDocument": text_document(uri),
-                "position": position,
-                "context": st.fixed_dictionaries({"triggerKind": st.integers(-1, 3)}),
-            }
-        ),
-        "workspace/executeCommand": objects(
-            {
-                "command": st.sampled_from([*TABLE.commands, "rm -rf", ""]),
-                "arguments": st.lists(anything, max_size=3),
-            }
-        ),
+                max_size=3,
+            ),
+            "system": weird_text,
+            "model": st.sampled_from(["fake-model", "nope", ""]),
+            "maxTokens": numbers,
+            "temperature": numbers,
+            "stop": st.lists(weird_text, max_size=3),
+            "textDocument": text_document(uri),
+            "position": position,
+            "partialResultToken": st.one_of(st.integers(), st.text(max_size=8), anything),
+        },
+        "textDocument/inlineCompletion": {
+            "textDocument": text_document(uri),
+            "position": position,
+            "context": st.fixed_dictionaries({"triggerKind": st.integers(-1, 3)}),
+        },
+        "workspace/executeCommand": {
+            "command": st.sampled_from([*TABLE.commands, "rm -rf", ""]),
+            "arguments": st.lists(anything, max_size=3),
+        },
     }
 
 
@@ -281,9 +271,11 @@ def test_the_method_table_is_the_servers() -> None:
     assert TABLE.commands, "the server registers workspace commands"
     assert "workspace/executeCommand" in TABLE.requests
     assert "textDocument/didOpen" in TABLE.notifications
-    assert set(method_params("file:///x")) <= set(TABLE.requests)
+    sharp = method_fields("file:///x")
+    assert set(sharp) <= set(TABLE.requests)
     for m in TABLE.custom:
         assert m in SCHEMA["properties"], f"{m} is registered but missing from the schema"
+        assert set(sharp.get(m, {})) <= set(schema_fields(m)), f"{m}: a field the server lacks"
 
 
 @pytest.mark.parametrize("method", TABLE.requests)

@@ -156,7 +156,11 @@ local function show(bufnr, client, result, row, col)
     client_id = client.id,
     command = item.command,
   }
-  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'QwenSuggestion', modeline = false, data = { bufnr = bufnr, text = ghost } })
+  pcall(
+    vim.api.nvim_exec_autocmds,
+    'User',
+    { pattern = 'QwenSuggestion', modeline = false, data = { bufnr = bufnr, text = ghost } }
+  )
 end
 
 --- Ask for a suggestion at the cursor now. trigger_kind: 1 = invoked, 2 = automatic.
@@ -232,9 +236,13 @@ local function schedule(bufnr)
   cancel(st)
   clear(bufnr)
   st.timer = st.timer or util.uv.new_timer()
-  st.timer:start(opts().debounce or 75, 0, vim.schedule_wrap(function()
-    M.request(bufnr, 2)
-  end))
+  st.timer:start(
+    opts().debounce or 75,
+    0,
+    vim.schedule_wrap(function()
+      M.request(bufnr, 2)
+    end)
+  )
 end
 
 --- Insert the suggestion (or its first `part` of it: 'word' or 'line'). Returns true if inserted.
@@ -400,7 +408,11 @@ local function map(lhs, fn, desc)
   vim.keymap.set('i', lhs, function()
     if not fn() then
       -- Nothing to act on: behave as if the key were not mapped.
-      vim.api.nvim_feedkeys(vim.keycode and vim.keycode(lhs) or vim.api.nvim_replace_termcodes(lhs, true, false, true), 'nt', false)
+      vim.api.nvim_feedkeys(
+        vim.keycode and vim.keycode(lhs) or vim.api.nvim_replace_termcodes(lhs, true, false, true),
+        'nt',
+        false
+      )
     end
   end, { desc = desc, silent = true })
 end

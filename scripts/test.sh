@@ -15,6 +15,15 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     chromium chromium-driver >/dev/null
 fi
 
+# Debian's luacheck for the Neovim plugin (CI runs as root: there it is always installed).
+if ! command -v luacheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "installing luacheck (apt lua-check)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lua-check >/dev/null 2>&1 || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      lua-check >/dev/null
+  }
+fi
+
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv"
   python3 -m venv .venv
@@ -29,6 +38,20 @@ step "ruff"
 
 step "mypy (strict)"
 .venv/bin/mypy server
+
+step "Neovim plugin: stylua (editors/nvim/stylua.toml)"
+(cd editors/nvim/tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+node editors/nvim/tools/stylua-check.mjs
+
+step "Neovim plugin: luacheck (editors/nvim/.luacheckrc)"
+if command -v luacheck >/dev/null 2>&1; then
+  (cd editors/nvim && luacheck --no-color -q .)
+elif [ "${CI:-}" = true ]; then
+  echo "luacheck is missing (Debian: apt-get install lua-check); CI must run it" >&2
+  exit 1
+else
+  echo "WARNING: luacheck is not installed (Debian: sudo apt install lua-check): the Lua lint was NOT run" >&2
+fi
 
 if [ -f editors/vscode/package.json ] && [ -x editors/vscode/scripts/test.sh ]; then
   step "VS Code extension"

@@ -4,9 +4,9 @@ naming that field, never a traceback."""
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from .catalog import AUTH_TYPE_IDS, PROVIDER_IDS
 from .errors import QwenError
@@ -19,14 +19,21 @@ def _one_of(v: Any, allowed: tuple[str, ...]) -> Any:
     return v
 
 
+# The validators below check these against the catalogue; the annotation only tells the
+# generated schema (docs/protocol.schema.json) which values are valid.
+AuthTypeId = Annotated[str, WithJsonSchema({"type": "string", "enum": list(AUTH_TYPE_IDS)})]
+
+
 class _Params(BaseModel):
     # Unknown fields are ignored so newer clients can talk to older servers.
     model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
 
 
 class AuthParams(_Params):
-    method: str | None = None
-    provider: str | None = None  # a catalogue id (qwen/providers)
+    method: AuthTypeId | None = None
+    # a catalogue id (qwen/providers); left a plain string in the schema so that editors take
+    # the list from the server instead of a generated copy
+    provider: str | None = None
     region: str | None = Field(default=None, max_length=128)
     apiKey: str | None = Field(default=None, max_length=4096)
     baseUrl: str | None = Field(default=None, max_length=2048)
@@ -68,7 +75,7 @@ class AuthParams(_Params):
 
 class SelectModelParams(_Params):
     id: str = Field(min_length=1, max_length=512)
-    protocol: str | None = None
+    protocol: AuthTypeId | None = None
     persist: bool = True
 
     @field_validator("protocol")
@@ -115,6 +122,32 @@ class CompleteParams(_Params):
         if isinstance(v, int):
             return float(v)
         return v
+
+
+class NoParams(_Params):
+    """Methods whose params are `{}` (anything else is ignored)."""
+
+
+# The custom request methods and the params each validates: the generated schema's table
+# (qwen_lsp.schema); tests/server/test_protocol_schema.py checks it against the methods the
+# server registers.
+REQUEST_PARAMS: dict[str, type[_Params]] = {
+    "qwen/auth": AuthParams,
+    "qwen/signOut": NoParams,
+    "qwen/listModels": ListModelsParams,
+    "qwen/selectModel": SelectModelParams,
+    "qwen/complete": CompleteParams,
+    "qwen/config": NoParams,
+    "qwen/providers": NoParams,
+}
+
+# workspace/executeCommand: the command's one optional argument is its params object, or a bare
+# string standing for the named field (`qwen.signIn "openai"`, `qwen.selectModel "<id>"`).
+COMMAND_PARAMS: dict[str, tuple[type[_Params], str | None]] = {
+    "qwen.signIn": (AuthParams, "method"),
+    "qwen.signOut": (NoParams, None),
+    "qwen.selectModel": (SelectModelParams, "id"),
+}
 
 
 def parse(model: type[BaseModel], raw: Any) -> Any:

@@ -1,6 +1,10 @@
 """Fuzzed params for every method we handle, over real stdio against ONE long-lived server per
 test: every request gets a result or a JSON-RPC error, the server never exits and never shows
-a traceback (docs/security.md: zero crashes under fuzzed params)."""
+a traceback (docs/security.md: zero crashes under fuzzed params).
+
+The methods come from the server's own table (pygls' feature manager, tests/method_table.py), so
+a method registered later is fuzzed without editing this file: its fields are taken from the
+generated params schema, and the hand-written strategies below only sharpen the values."""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from qwen_lsp.schema import protocol_schema
 from tests.fakes.llm_upstream import FakeUpstream
+from tests.method_table import method_table
 
 from .conftest import openai_settings, write_json
 from .rawlsp import RawLsp, assert_no_traceback
@@ -96,76 +102,101 @@ def text_document(uri: str) -> st.SearchStrategy[Any]:
     )
 
 
-def method_params(uri: str) -> dict[str, st.SearchStrategy[Any]]:
+TABLE = method_table()
+SCHEMA = protocol_schema()
+
+
+def schema_fields(method: str) -> list[str]:
+    """The params' field names the server validates for a custom method (none for others)."""
+    node = SCHEMA["properties"].get(method)
+    if node is None or "$ref" not in node:
+        return []
+    return list(SCHEMA["$defs"][node["$ref"].removeprefix("#/$defs/")].get("properties", {}))
+
+
+def request_strategy(uri: str, method: str) -> st.SearchStrategy[Any]:
+    """Objects of the method's fields: the schema's (custom methods) and the hand-written ones,
+    whose values are sharper than `anything`."""
+    sharp = method_fields(uri).get(method, {})
+    return objects({**{f: anything for f in schema_fields(method)}, **sharp})
+
+
+def method_fields(uri: str) -> dict[str, dict[str, st.SearchStrategy[Any]]]:
     methods = st.sampled_from(["qwen-oauth", "openai", "anthropic", "gemini", "vertex-ai", "x"])
     return {
-        "qwen/auth": objects(
-            {
-                "method": methods,
-                "apiKey": weird_text,
-                "baseUrl": st.sampled_from(["http://127.0.0.1:9/v1", "ftp://x", "https://"]),
-                "model": weird_text,
-                "persist": st.booleans(),
-            }
-        ),
-        "qwen/signOut": anything,
-        "qwen/listModels": anything,
-        "qwen/config": anything,
-        "qwen/selectModel": objects(
-            {
-                "id": st.sampled_from(["fake-model", "other-model", "nope"]),
-                "protocol": methods,
-                "persist": st.booleans(),
-            }
-        ),
-        "qwen/complete": objects(
-            {
-                "prompt": weird_text,
-                "messages": st.lists(
-                    st.fixed_dictionaries(
-                        {
-                            "role": st.sampled_from(["user", "assistant", "bot"]),
-                            "content": weird_text,
-                        }
-                    ),
-                    max_size=3,
+        "qwen/auth": {
+            "method": methods,
+            "provider": st.sampled_from(["coding-plan", "openrouter", "custom", "nope", ""]),
+            "region": st.sampled_from(["china", "intl", "nope"]),
+            "apiKey": weird_text,
+            "baseUrl": st.sampled_from(["http://127.0.0.1:9/v1", "ftp://x", "https://"]),
+            "model": weird_text,
+            "persist": st.booleans(),
+            "keyStore": st.sampled_from(["dotenv", "settings", "nope"]),
+        },
+        "qwen/listModels": {"refresh": st.booleans()},
+        "qwen/selectModel": {
+            "id": st.sampled_from(["fake-model", "other-model", "nope"]),
+            "protocol": methods,
+            "persist": st.booleans(),
+        },
+        "qwen/complete": {
+            "prompt": weird_text,
+            "messages": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "role": st.sampled_from(["user", "assistant", "bot"]),
+                        "content": weird_text,
+                    }
                 ),
-                "system": weird_text,
-                "model": st.sampled_from(["fake-model", "nope", ""]),
-                "maxTokens": numbers,
-                "temperature": numbers,
-                "stop": st.lists(weird_text, max_size=3),
-                "textDocument": text_document(uri),
-                "position": position,
-                "partialResultToken": st.one_of(st.integers(), st.text(max_size=8), anything),
-            }
-        ),
-        "textDocument/inlineCompletion": objects(
-            {
-                "textDocument": text_document(uri),
-                "position": position,
-                "context": st.fixed_dictionaries({"triggerKind": st.integers(-1, 3)}),
-            }
-        ),
-        "workspace/executeCommand": objects(
-            {
-                "command": st.sampled_from(
-                    ["qwen.signIn", "qwen.signOut", "qwen.selectModel", "rm -rf", ""]
-                ),
-                "arguments": st.lists(anything, max_size=3),
-            }
-        ),
+                max_size=3,
+            ),
+            "system": weird_text,
+            "model": st.sampled_from(["fake-model", "nope", ""]),
+            "maxTokens": numbers,
+            "temperature": numbers,
+            "stop": st.lists(weird_text, max_size=3),
+            "textDocument": text_document(uri),
+            "position": position,
+            "partialResultToken": st.one_of(st.integers(), st.text(max_size=8), anything),
+        },
+        "textDocument/inlineCompletion": {
+            "textDocument": text_document(uri),
+            "position": position,
+            "context": st.fixed_dictionaries({"triggerKind": st.integers(-1, 3)}),
+        },
+        "workspace/executeCommand": {
+            "command": st.sampled_from([*TABLE.commands, "rm -rf", ""]),
+            "arguments": st.lists(anything, max_size=3),
+        },
     }
 
 
-NOTIFICATIONS = (
-    "textDocument/didOpen",
-    "textDocument/didChange",
-    "workspace/didChangeConfiguration",
+settings_change = objects(
+    {
+        "settings": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "qwen": objects(
+                        {
+                            "openaiApiKey": weird_text,
+                            "model": weird_text,
+                            "authType": weird_text,
+                            "workspaceTrusted": anything,
+                        }
+                    )
+                },
+            ),
+            anything,
+        )
+    }
 )
 
 
 def notification_params(uri: str, method: str) -> st.SearchStrategy[Any]:
+    """Sharper values for the notifications that change what the server reads; any other
+    notification gets arbitrary JSON."""
     if method == "textDocument/didOpen":
         return objects(
             {
@@ -195,26 +226,9 @@ def notification_params(uri: str, method: str) -> st.SearchStrategy[Any]:
                 "contentChanges": st.lists(change, max_size=3),
             }
         )
-    return objects(
-        {
-            "settings": st.one_of(
-                st.fixed_dictionaries(
-                    {},
-                    optional={
-                        "qwen": objects(
-                            {
-                                "openaiApiKey": weird_text,
-                                "model": weird_text,
-                                "authType": weird_text,
-                                "workspaceTrusted": anything,
-                            }
-                        )
-                    },
-                ),
-                anything,
-            )
-        }
-    )
+    if method == "workspace/didChangeConfiguration":
+        return settings_change
+    return anything
 
 
 VALID_KINDS = {"auth", "quota", "config", "upstream", "timeout", "cancelled", "invalidParams"}
@@ -250,24 +264,26 @@ def _alive_and_clean(lsp: RawLsp) -> None:
     assert_no_traceback(lsp)
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        "qwen/auth",
-        "qwen/signOut",
-        "qwen/listModels",
-        "qwen/selectModel",
-        "qwen/complete",
-        "qwen/config",
-        "textDocument/inlineCompletion",
-        "workspace/executeCommand",
-    ],
-)
+def test_the_method_table_is_the_servers() -> None:
+    """The table is read from the server, and the hand-written strategies name only methods it
+    registers (a renamed method must not leave its strategy fuzzing nothing)."""
+    assert {"qwen/complete", "textDocument/inlineCompletion"} <= set(TABLE.requests)
+    assert TABLE.commands, "the server registers workspace commands"
+    assert "workspace/executeCommand" in TABLE.requests
+    assert "textDocument/didOpen" in TABLE.notifications
+    sharp = method_fields("file:///x")
+    assert set(sharp) <= set(TABLE.requests)
+    for m in TABLE.custom:
+        assert m in SCHEMA["properties"], f"{m} is registered but missing from the schema"
+        assert set(sharp.get(m, {})) <= set(schema_fields(m)), f"{m}: a field the server lacks"
+
+
+@pytest.mark.parametrize("method", TABLE.requests)
 def test_fuzzed_request_params_always_get_an_answer(
     server: tuple[RawLsp, str], method: str
 ) -> None:
     lsp, uri = server
-    strategy = st.one_of(method_params(uri)[method], anything)
+    strategy = st.one_of(request_strategy(uri, method), anything)
 
     # A request left unanswered for 5 s is a failure; shrinking such failures would take
     # minutes, so report the first one as found.
@@ -282,7 +298,7 @@ def test_fuzzed_request_params_always_get_an_answer(
     _alive_and_clean(lsp)
 
 
-@pytest.mark.parametrize("method", NOTIFICATIONS)
+@pytest.mark.parametrize("method", TABLE.notifications)
 def test_fuzzed_notifications_never_break_the_server(
     server: tuple[RawLsp, str], method: str
 ) -> None:
@@ -312,7 +328,7 @@ def test_unknown_methods_get_method_not_found(server: tuple[RawLsp, str]) -> Non
 def test_requests_without_params_are_answered(server: tuple[RawLsp, str]) -> None:
     """JSON-RPC lets a request leave out `params`; every method must still answer."""
     lsp, _ = server
-    methods = [*method_params("file:///x")]
+    methods = TABLE.requests
     ids = {m: lsp.send_request(m, omit_params=True) for m in methods}
     # Requests are read in order: once a later one is answered, the earlier ones were read.
     assert "result" in lsp.request("qwen/listModels", {}, timeout=30)

@@ -48,7 +48,7 @@ local subcommands = {
     end,
   },
   model = {
-    desc = 'Pick the model, switch to the given model id, or `refresh` the endpoints\' listings',
+    desc = "Pick the model, switch to the given model id, or `refresh` the endpoints' listings",
     run = function(arg)
       qwen().select_model(arg)
     end,
@@ -105,7 +105,11 @@ command('Qwen', function(o)
   local sub = name and subcommands[name]
   if not sub then
     local msg = name and ('Unknown subcommand %q. '):format(name) or ''
-    vim.notify(('%sUse :Qwen {%s}'):format(msg, table.concat(names, '|')), name and vim.log.levels.ERROR or vim.log.levels.INFO, { title = 'Qwen' })
+    vim.notify(
+      ('%sUse :Qwen {%s}'):format(msg, table.concat(names, '|')),
+      name and vim.log.levels.ERROR or vim.log.levels.INFO,
+      { title = 'Qwen' }
+    )
     return
   end
   sub.run(o.fargs[2], o.bang, vim.list_slice(o.fargs, 2))

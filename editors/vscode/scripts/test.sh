@@ -2,7 +2,7 @@
 # Build, package and test the VS Code extension on a fresh Debian 12 machine (root, CI=true, no
 # stdin) or a developer box. Installs what it needs, caching Node 24 + code-server under
 # editors/vscode/.cache (gitignored):
-#   npm ci -> scripts/package.sh (typecheck, esbuild, the server's wheels from PyPI for CPython
+#   npm ci -> eslint -> scripts/package.sh (typecheck, esbuild, the server's wheels from PyPI for CPython
 #   3.11-3.13, vsce package --target) -> vitest (real qwen-lsp) -> code-server 4.139.1 + Debian
 #   chromium end-to-end with only the .vsix installed.
 # Needs `qwen-lsp` and a `python` that can import tests.fakes on PATH (the top-level
@@ -51,6 +51,7 @@ apt_install() { # apt_install <pkg...>: only as root with apt; otherwise say wha
 }
 
 step "npm ci" npm ci --no-audit --no-fund
+step "eslint" npm run --silent lint
 VSIX_NAME=qwen-lsp-vscode.vsix
 step "package (.vsix + wheels)" env PYTHON="$(command -v python)" scripts/package.sh "${TARGET:-}" "$VSIX_NAME"
 step "vitest" npx vitest run

@@ -104,7 +104,7 @@ export async function buildEnv(o: {
 /** Environments of other bundles (older versions) and abandoned builds are removed. */
 export function removeStaleEnvs(parent: string, m: BundleManifest, now = Date.now()): string[] {
   const removed: string[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(parent);
   } catch {

@@ -10,11 +10,11 @@ import { describeError, ErrorView, isCancellation, NotificationThrottle } from '
 import { QwenInlineCompletionProvider } from './inline';
 import { KeyStore } from './keyStore';
 import { buildModelPicker, findModel, PickRow } from './models';
-import { AuthResult, Methods, ModelInfo, ModelList, PROTOCOL_ORDER, protocolLabel, QwenCapabilities, QwenStatus } from './protocol';
+import { AuthMethod, AuthParams, AuthResult, Methods, ModelInfo, ModelList, PROTOCOL_ORDER, protocolLabel, QwenCapabilities, QwenStatus, SelectModelParams } from './protocol';
 import { ServerLifecycle } from './serverLifecycle';
 import { SignInFlow } from './signInFlow';
 import { SignInState } from './signin';
-import { describeLastError, describeProblem, renderStarting, renderStatus, StatusView } from './status';
+import { describeProblem, renderStarting, renderStatus, StatusView } from './status';
 
 export class QwenExtension implements vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
@@ -64,7 +64,7 @@ export class QwenExtension implements vscode.Disposable {
   }
 
   async activate(): Promise<void> {
-    const reg = (id: string, fn: (...a: any[]) => unknown) => this.disposables.push(vscode.commands.registerCommand(id, fn));
+    const reg = (id: string, fn: Parameters<typeof vscode.commands.registerCommand>[1]) => this.disposables.push(vscode.commands.registerCommand(id, fn));
     reg('qwen.signIn', (method?: string) => this.signIn(method));
     reg('qwen.signOut', () => this.signOut());
     reg('qwen.selectModel', (arg?: string | { id: string; protocol?: string }) => this.selectModel(arg));
@@ -129,9 +129,9 @@ export class QwenExtension implements vscode.Disposable {
     const cred = await this.keys.forStartup();
     if (!cred) return;
     const what = cred.provider ? `${cred.provider} key` : `${protocolLabel(cred.method)} key`;
-    const params = cred.provider
+    const params: AuthParams = cred.provider
       ? { provider: cred.provider, ...(cred.region ? { region: cred.region } : {}), apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}), persist: false }
-      : { method: cred.method, apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}) };
+      : { method: cred.method as AuthMethod, apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}) };
     try {
       const res = await client.sendRequest<AuthResult>(Methods.auth, params);
       this.log.info(`stored ${what} handed to the server: ${res.status}`);
@@ -318,7 +318,8 @@ export class QwenExtension implements vscode.Disposable {
       if (picked.kind !== 'model') return undefined;
       chosen = picked.model;
     }
-    const res = await this.request<ModelList>(Methods.selectModel, { id: chosen.id, protocol: chosen.protocol }, `Qwen: selecting ${chosen.id}`);
+    const params: SelectModelParams = { id: chosen.id, protocol: chosen.protocol as AuthMethod };
+    const res = await this.request<ModelList>(Methods.selectModel, params, `Qwen: selecting ${chosen.id}`);
     if (res && !chosen.hasCredentials) {
       const a = await vscode.window.showWarningMessage(
         `Qwen: ${chosen.name || chosen.id} has no credentials yet (${protocolLabel(chosen.protocol)}).`,

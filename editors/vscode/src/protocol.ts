@@ -1,4 +1,17 @@
 // Types of the qwen-lsp custom protocol (docs/protocol.md). Pure: no `vscode` import.
+// The request params come from the server's schema (protocol.generated.ts); results and
+// notifications are described here by hand.
+
+export type {
+  AuthParams,
+  ChatMessage,
+  CommandArguments,
+  CompleteParams,
+  ListModelsParams,
+  NoParams,
+  RequestParams,
+  SelectModelParams,
+} from './protocol.generated';
 
 export type Protocol = 'qwen-oauth' | 'openai' | 'openai-responses' | 'anthropic' | 'gemini' | 'vertex-ai';
 export type AuthMethod = Protocol;
@@ -35,19 +48,6 @@ export interface QwenStatus {
   message?: string | null;
   problems?: { count: number; first: ConfigProblem } | null;
   lastError?: LastError | null;
-}
-
-export interface AuthParams {
-  method?: AuthMethod;
-  /** a catalogue provider id (`qwen/providers`); its `authType` is the method */
-  provider?: string;
-  /** one of the provider's region ids (default: the first) */
-  region?: string;
-  apiKey?: string;
-  baseUrl?: string;
-  model?: string;
-  persist?: boolean;
-  keyStore?: 'dotenv' | 'settings';
 }
 
 /** One entry of the `qwen/providers` catalogue. */
@@ -105,23 +105,6 @@ export interface ModelList {
   authType?: string | null;
   current?: string | null;
   models: ModelInfo[];
-}
-
-export interface SelectModelParams {
-  id: string;
-  protocol?: string;
-  persist?: boolean;
-}
-
-export interface CompleteParams {
-  prompt?: string;
-  system?: string;
-  model?: string;
-  maxTokens?: number;
-  temperature?: number;
-  stop?: string[];
-  textDocument?: { uri: string };
-  position?: { line: number; character: number };
 }
 
 /** `textDocument/inlineCompletion` result (LSP 3.18). */

@@ -42,7 +42,7 @@ const run =
   (command, args) =>
     new Promise((resolve) => {
       cp.execFile(command, args, { env: cleanEnv(), timeout: timeoutMs, maxBuffer: 16 << 20, windowsHide: true }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : null) : 0;
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && code === null ? err.message : '')) });
       });
     });

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { isCancellation } from './errors';
 import { KeyStore } from './keyStore';
-import { AuthResult, isApiKeyMethod, Methods, PROTOCOL_ORDER, protocolLabel, ProvidersResult, QwenCapabilities, QwenStatus } from './protocol';
+import { AuthMethod, AuthParams, AuthResult, isApiKeyMethod, Methods, PROTOCOL_ORDER, protocolLabel, ProvidersResult, QwenCapabilities, QwenStatus } from './protocol';
 import { buildProviderRows, checkBaseUrl, checkKeyPrefix, findProviderRow, methodRows, ProviderRow } from './providers';
 import { describeWaiting, isTerminal, SignInEvent, signInReducer, SignInState } from './signin';
 
@@ -71,7 +71,7 @@ export class SignInFlow {
     const p = row.provider;
     step({ type: 'methodChosen', method, needsKey: isApiKeyMethod(method) });
     // Qwen OAuth is a method, not a key: it is asked for by method whatever the catalogue says
-    const params: Record<string, unknown> = p && isApiKeyMethod(method) ? { provider: p.id } : { method };
+    const params: AuthParams = p && isApiKeyMethod(method) ? { provider: p.id } : { method: method as AuthMethod };
     const target = { label: row.label, arg: p?.id ?? method };
     if (s.phase === 'askingKey') {
       if (p && p.regions.length > 1) {
@@ -133,7 +133,7 @@ export class SignInFlow {
 
   private async ask(
     label: string,
-    params: Record<string, unknown>,
+    params: AuthParams,
     state: () => SignInState,
     step: (e: SignInEvent) => SignInState,
     progress: vscode.Progress<{ message?: string }>,
@@ -184,7 +184,7 @@ export class SignInFlow {
     return state();
   }
 
-  private async finish(final: SignInState, target: { label: string; arg: string } | undefined, params: Record<string, unknown>): Promise<SignInState> {
+  private async finish(final: SignInState, target: { label: string; arg: string } | undefined, params: AuthParams): Promise<SignInState> {
     if (final.phase === 'signedIn' && target) {
       if (params.apiKey) {
         await this.d.keys.save({

@@ -77,25 +77,29 @@ local function start_progress(s, expires_in)
   local i, elapsed, step = 0, 0, 1000
   local limit = ((tonumber(expires_in) or 600) + 30) * 1000
   s.timer = util.uv.new_timer()
-  s.timer:start(step, step, vim.schedule_wrap(function()
-    if M.session ~= s then
-      return
-    end
-    elapsed = elapsed + step
-    if elapsed > limit then
-      stop_session(false, 'Sign-in expired: the code was not approved in time. Run :QwenSignIn again.')
-      return
-    end
-    -- Only in Normal mode: never draw over the command line or an insert-mode message.
-    if vim.api.nvim_get_mode().mode ~= 'n' then
-      return
-    end
-    i = i % #frames + 1
-    pcall(vim.api.nvim_echo, {
-      { 'Qwen: ' .. frames[i] .. ' waiting for approval in the browser — code ', 'MoreMsg' },
-      { s.code or '?', 'Title' },
-    }, false, {})
-  end))
+  s.timer:start(
+    step,
+    step,
+    vim.schedule_wrap(function()
+      if M.session ~= s then
+        return
+      end
+      elapsed = elapsed + step
+      if elapsed > limit then
+        stop_session(false, 'Sign-in expired: the code was not approved in time. Run :QwenSignIn again.')
+        return
+      end
+      -- Only in Normal mode: never draw over the command line or an insert-mode message.
+      if vim.api.nvim_get_mode().mode ~= 'n' then
+        return
+      end
+      i = i % #frames + 1
+      pcall(vim.api.nvim_echo, {
+        { 'Qwen: ' .. frames[i] .. ' waiting for approval in the browser — code ', 'MoreMsg' },
+        { s.code or '?', 'Title' },
+      }, false, {})
+    end)
+  )
 end
 
 local function on_pending(client, res)
@@ -114,7 +118,9 @@ local function on_pending(client, res)
   local url = s.uri_complete or s.uri
   local copied = s.code and browser.copy(s.code) or false
   s.copied = copied
-  util.notify(('Sign in with Qwen: code %s%s. Opening %s'):format(s.code or '?', copied and ' (copied to +)' or '', url))
+  util.notify(
+    ('Sign in with Qwen: code %s%s. Opening %s'):format(s.code or '?', copied and ' (copied to +)' or '', url)
+  )
   start_progress(s, res.expiresIn)
   if not url then
     s.opened = false
@@ -131,7 +137,13 @@ local function on_pending(client, res)
         ('Could not open a browser (%s).\nOpen %s and enter the code %s'):format(err, s.uri or url, s.code or '?'),
         vim.log.levels.WARN
       )
-      browser.show_instructions({ reason = err, uri = s.uri, uri_complete = s.uri_complete, code = s.code, copied = copied })
+      browser.show_instructions({
+        reason = err,
+        uri = s.uri,
+        uri_complete = s.uri_complete,
+        code = s.code,
+        copied = copied,
+      })
     end
   end)
 end

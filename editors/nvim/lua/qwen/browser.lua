@@ -12,28 +12,32 @@ M.grace_ms = 3000
 local function watch(obj, cb)
   local timer = util.uv.new_timer()
   local elapsed, step, done = 0, 50, false
-  timer:start(step, step, vim.schedule_wrap(function()
-    if done then
-      return
-    end
-    elapsed = elapsed + step
-    if obj:is_closing() then
-      done = true
-      timer:stop()
-      timer:close()
-      local r = obj:wait(1000) -- already exited: returns at once
-      if r and r.code == 0 then
-        cb(true)
-      else
-        cb(false, ('the opener exited with code %s'):format(r and r.code or '?'))
+  timer:start(
+    step,
+    step,
+    vim.schedule_wrap(function()
+      if done then
+        return
       end
-    elseif elapsed >= M.grace_ms then
-      done = true
-      timer:stop()
-      timer:close()
-      cb(true)
-    end
-  end))
+      elapsed = elapsed + step
+      if obj:is_closing() then
+        done = true
+        timer:stop()
+        timer:close()
+        local r = obj:wait(1000) -- already exited: returns at once
+        if r and r.code == 0 then
+          cb(true)
+        else
+          cb(false, ('the opener exited with code %s'):format(r and r.code or '?'))
+        end
+      elseif elapsed >= M.grace_ms then
+        done = true
+        timer:stop()
+        timer:close()
+        cb(true)
+      end
+    end)
+  )
 end
 
 local function is_system_obj(v)

@@ -245,7 +245,7 @@ function M.start(bufnr, explicit, passive)
   -- for our message (and for :checkhealth) instead of showing two half-messages.
   local said = {}
   local notify = vim.notify
-  vim.notify = function(msg, ...)
+  vim.notify = function(msg)
     said[#said + 1] = tostring(msg)
   end
   local ok, id = pcall(function()

@@ -1,4 +1,9 @@
 -- Options: defaults, validation and the merged result of setup().
+
+---@class qwen.config
+---@field defaults qwen.Options
+---@field options qwen.Options  the merged result of the last setup()
+---@field did_setup boolean
 local M = {}
 
 ---@class qwen.InlineKeymaps
@@ -122,6 +127,8 @@ local function normalize(opts)
   return opts
 end
 
+--- Raises an error naming the option when a merged option has the wrong type.
+---@param o qwen.Options
 function M.validate(o)
   local function check(name, v, types)
     local ok = false

@@ -34,7 +34,10 @@ function M.check()
   if config.did_setup then
     health.ok('setup() called')
   else
-    health.warn('setup() not called yet (commands use the defaults)', { 'Call require("qwen").setup({}) in your config' })
+    health.warn(
+      'setup() not called yet (commands use the defaults)',
+      { 'Call require("qwen").setup({}) in your config' }
+    )
   end
 
   health.start('qwen-lsp server')
@@ -43,7 +46,8 @@ function M.check()
   local choice, why = server.resolve()
   if not choice then
     health.error(why, {
-      'Run :QwenInstall (or `nvim --headless "+QwenInstall!" +qa`): it builds a private server in ' .. server.venv_dir(),
+      'Run :QwenInstall (or `nvim --headless "+QwenInstall!" +qa`): it builds a private server in '
+        .. server.venv_dir(),
       'Or install qwen-lsp so that it is on PATH, or set setup({ cmd = { "/path/to/qwen-lsp" } })',
     })
     if install.state and install.state.ok == false then
@@ -57,10 +61,14 @@ function M.check()
     health.info('server started through a cmd function (setup())')
   end
   if choice.shared then
-    health.ok('mode: shared (`qwen-lsp attach`: a session of your per-user daemon); setup({ shared = false }) runs a standalone server')
+    health.ok(
+      'mode: shared (`qwen-lsp attach`: a session of your per-user daemon); setup({ shared = false }) runs a standalone server'
+    )
   elseif server.shared_failure then
     health.warn('mode: standalone, because the shared server could not start: ' .. server.shared_failure, {
-      'Fix the cause above and restart Neovim, or ' .. server.opt_out(choice.source) .. ' to always run a standalone server',
+      'Fix the cause above and restart Neovim, or '
+        .. server.opt_out(choice.source)
+        .. ' to always run a standalone server',
     })
   elseif choice.source == 'setup' then
     health.info('mode: standalone (the cmd option is run as written; add "attach" to it to use the shared daemon)')
@@ -83,7 +91,10 @@ function M.check()
     client = client_mod.start(0, true)
   end
   if not client then
-    health.error('could not start the server: ' .. (client_mod.last_error or '?'), { 'Run it in a terminal: ' .. vim.inspect(cmd) })
+    health.error(
+      'could not start the server: ' .. (client_mod.last_error or '?'),
+      { 'Run it in a terminal: ' .. vim.inspect(cmd) }
+    )
     return
   end
   local up = vim.wait(10000, function()
@@ -130,10 +141,12 @@ function M.check()
     health.warn('no qwen/status received from the server yet')
   elseif st.state == 'ready' then
     local m = st.model
-    health.ok(('auth state: ready (%s), model %s'):format(
-      st.authType or '?',
-      m and ((m.name and m.name ~= m.id) and (m.name .. ' / ' .. m.id) or m.id) or '?'
-    ))
+    health.ok(
+      ('auth state: ready (%s), model %s'):format(
+        st.authType or '?',
+        m and ((m.name and m.name ~= m.id) and (m.name .. ' / ' .. m.id) or m.id) or '?'
+      )
+    )
   elseif st.state == 'signingIn' then
     health.info('auth state: signing in…')
   elseif st.state == 'needsAuth' then

@@ -156,17 +156,25 @@ function M.status_lines()
   local choice, why = server.resolve()
   if choice then
     add('server', ('%s (%s)'):format(choice.exe or 'a cmd function', server.SOURCE_LABELS[choice.source]))
-    add('mode', choice.shared and 'shared (qwen-lsp attach)' or server.shared_failure and ('standalone: the shared server could not start: ' .. server.shared_failure) or 'standalone')
+    add(
+      'mode',
+      choice.shared and 'shared (qwen-lsp attach)'
+        or server.shared_failure and ('standalone: the shared server could not start: ' .. server.shared_failure)
+        or 'standalone'
+    )
   else
     add('server', 'none: ' .. why)
   end
   local client = client_mod.get(0)
   if client then
     local caps = client_mod.qwen_caps(client)
-    add('running', ('yes, version %s, root %s'):format(
-      caps.version or (client.server_info and client.server_info.version) or '?',
-      client.config.root_dir or '?'
-    ))
+    add(
+      'running',
+      ('yes, version %s, root %s'):format(
+        caps.version or (client.server_info and client.server_info.version) or '?',
+        client.config.root_dir or '?'
+      )
+    )
   elseif client_mod.last_error then
     add('running', 'no: ' .. client_mod.last_error)
   else
@@ -182,13 +190,16 @@ function M.status_lines()
     end
     if st.problems then
       local p = st.problems
-      add('config', ('%d problem%s; first: %s%s: %s'):format(
-        p.count or 1,
-        (p.count or 1) == 1 and '' or 's',
-        p.first.severity,
-        status.where(p.first) and (' in ' .. status.where(p.first)) or '',
-        p.first.message or '?'
-      ))
+      add(
+        'config',
+        ('%d problem%s; first: %s%s: %s'):format(
+          p.count or 1,
+          (p.count or 1) == 1 and '' or 's',
+          p.first.severity,
+          status.where(p.first) and (' in ' .. status.where(p.first)) or '',
+          p.first.message or '?'
+        )
+      )
     else
       add('config', 'no problems')
     end
@@ -203,7 +214,10 @@ function M.status_lines()
   add('inline', inline.enabled and 'on' or 'off (:Qwen inline on)')
   if install.state then
     local s = install.state
-    add('install', s.running and ('running: ' .. (s.step or '')) or ((s.ok and 'done: ' or 'failed: ') .. (s.message or '')))
+    add(
+      'install',
+      s.running and ('running: ' .. (s.step or '')) or ((s.ok and 'done: ' or 'failed: ') .. (s.message or ''))
+    )
   end
   return lines
 end

@@ -1,6 +1,8 @@
 -- qwen.nvim: Neovim client for qwen-lsp (sign-in, model switching, inline completions).
 local config = require('qwen.config')
 
+--- The public API: require('qwen').
+---@class qwen
 local M = {}
 
 local augroup
@@ -51,7 +53,7 @@ local function attach_autocmds()
 end
 
 --- Configure the plugin and start the server for file buffers. Safe to call again.
----@param opts table|nil see :help qwen-options
+---@param opts qwen.Options|nil see :help qwen-options
 function M.setup(opts)
   config.setup(opts)
   attach_autocmds()
@@ -74,6 +76,7 @@ function M.ensure_setup()
 end
 
 --- Short text for a statusline ('' until a server reports); usable as a lualine component.
+---@return string
 function M.statusline()
   local status = require('qwen.status')
   return status.text(status.get(vim.api.nvim_get_current_buf()))
@@ -81,20 +84,27 @@ end
 
 --- The latest qwen/status for the current buffer: {state, authType, model, message, problems,
 --- lastError} or nil.
+---@return qwen.Status|nil
 function M.status()
   return require('qwen.status').get(vim.api.nvim_get_current_buf())
 end
 
+--- Sign in (qwen/auth): nil = pick a provider, else a method or catalogue provider id.
+---@param method string|nil
 function M.sign_in(method)
   M.ensure_setup()
   require('qwen.auth').sign_in(method)
 end
 
+--- Sign out (qwen/signOut).
 function M.sign_out()
   M.ensure_setup()
   require('qwen.auth').sign_out()
 end
 
+--- Select a model (qwen/selectModel): nil = pick from the list, 'refresh' = pick from a fresh
+--- listing, else a model id.
+---@param id string|nil
 function M.select_model(id)
   M.ensure_setup()
   if id == 'refresh' then
@@ -119,12 +129,16 @@ function M.show_status()
 end
 
 --- Build (or update) the private server install (see :QwenInstall).
+---@param opts table|nil
 function M.install(opts)
   M.ensure_setup()
   return require('qwen.install').run(opts)
 end
 
 --- Send any qwen/* request: cb(err, result).
+---@param method string
+---@param params table|nil
+---@param cb fun(err: table|nil, result: any)|nil
 function M.request(method, params, cb)
   M.ensure_setup()
   require('qwen.client').request(method, params, function(err, result)

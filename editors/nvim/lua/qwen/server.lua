@@ -85,7 +85,13 @@ function M.resolve()
     if shared and M.shared_failure then
       return { cmd = without_attach(cmd), source = 'setup', exe = exe, shared = false }
     end
-    return { cmd = cmd, source = 'setup', exe = exe, shared = shared, standalone = shared and without_attach(cmd) or nil }
+    return {
+      cmd = cmd,
+      source = 'setup',
+      exe = exe,
+      shared = shared,
+      standalone = shared and without_attach(cmd) or nil,
+    }
   end
   local on_path = vim.fn.exepath('qwen-lsp')
   if on_path ~= '' then

@@ -143,7 +143,11 @@ local function map(lhs, fn, desc)
   vim.keymap.set('i', lhs, function()
     if not fn() then
       -- Nothing to act on: behave as if the key were not mapped.
-      vim.api.nvim_feedkeys(vim.keycode and vim.keycode(lhs) or vim.api.nvim_replace_termcodes(lhs, true, false, true), 'nt', false)
+      vim.api.nvim_feedkeys(
+        vim.keycode and vim.keycode(lhs) or vim.api.nvim_replace_termcodes(lhs, true, false, true),
+        'nt',
+        false
+      )
     end
   end, { desc = desc, silent = true })
 end

@@ -89,7 +89,11 @@ function R.show(bufnr, client, result, row, col)
     client_id = client.id,
     command = item.command,
   }
-  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'QwenSuggestion', modeline = false, data = { bufnr = bufnr, text = ghost } })
+  pcall(
+    vim.api.nvim_exec_autocmds,
+    'User',
+    { pattern = 'QwenSuggestion', modeline = false, data = { bufnr = bufnr, text = ghost } }
+  )
 end
 
 return R

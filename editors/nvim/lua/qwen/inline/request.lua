@@ -81,9 +81,13 @@ function Q.schedule(bufnr)
   S.cancel(st)
   S.clear(bufnr)
   st.timer = st.timer or util.uv.new_timer()
-  st.timer:start(S.opts().debounce or 75, 0, vim.schedule_wrap(function()
-    Q.request(bufnr, 2)
-  end))
+  st.timer:start(
+    S.opts().debounce or 75,
+    0,
+    vim.schedule_wrap(function()
+      Q.request(bufnr, 2)
+    end)
+  )
 end
 
 return Q

@@ -5,7 +5,21 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+
+
+def expand_user(raw: str, home: Path) -> Path:
+    """`~` and `~/...` against `home`: the HOME of the window being served, which in the daemon
+    is not the process's own (os.path.expanduser would give the first window's home to all)."""
+    if raw == "~" or raw.startswith("~/"):
+        return home / raw[2:]
+    return Path(os.path.expanduser(raw)) if raw.startswith("~") else Path(raw)
+
+
+def home_of(environ: Mapping[str, str]) -> Path:
+    h = environ.get("HOME", "").strip()
+    return Path(h) if h else Path.home()
 
 
 def fsync_dir(directory: Path) -> None:

@@ -21,8 +21,11 @@ import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+from .fsutil import expand_user
 
 if TYPE_CHECKING:
     import asyncio
@@ -138,9 +141,11 @@ DIRECT = Network()
 Lookup = Callable[[str], tuple[str, str] | None]  # name -> (value, source), user-level only
 
 
-def select(explicit: tuple[str, str] | None, lookup: Lookup) -> Network:
+def select(explicit: tuple[str, str] | None, lookup: Lookup, home: Path | None = None) -> Network:
     """The route for one resolution. `explicit` = (proxy URL, source) from a flag, editor option
-    or the settings key `proxy`; `lookup` reads user-level variables only."""
+    or the settings key `proxy`; `lookup` reads user-level variables only; `home` is the
+    window's HOME, for `~` in a CA file path."""
+    home = home if home is not None else Path.home()
     notes: list[str] = []
     http = https = None
     source: str | None = None
@@ -166,7 +171,7 @@ def select(explicit: tuple[str, str] | None, lookup: Lookup) -> Network:
         got = lookup(name)
         if not got:
             continue
-        path = os.path.expanduser(got[0].strip())
+        path = str(expand_user(got[0].strip(), home))
         if os.path.isfile(path):
             ca_files.append(path)
             ca_srcs.append(got[1])

@@ -18,7 +18,6 @@ API key is configured and GOOGLE_CLOUD_PROJECT is set.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from typing import Any
 
 from qwen_lsp import net, redact
 from qwen_lsp.errors import QwenError
+from qwen_lsp.fsutil import expand_user
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 ADC_FILE = "application_default_credentials.json"
@@ -44,7 +44,7 @@ def gcloud_adc_path(home: Path, environ: Mapping[str, str]) -> Path:
     """Where `gcloud auth application-default login` writes its file."""
     cfg = environ.get("CLOUDSDK_CONFIG", "").strip()
     if cfg:
-        return Path(os.path.expanduser(cfg)) / ADC_FILE
+        return expand_user(cfg, home) / ADC_FILE
     if sys.platform == "win32":
         appdata = environ.get("APPDATA", "").strip()
         if appdata:

@@ -5,11 +5,11 @@ Default Credentials.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from .. import net
 from ..auth import google_adc
+from ..fsutil import expand_user
 from .dotenv import home_candidates, read_user_env_file
 from .environment import EnvSteps
 from .protocols import DEFAULT_OAUTH_BASE
@@ -84,7 +84,7 @@ class AccountSteps(EnvSteps):
             return
         named = self.user_get("GOOGLE_APPLICATION_CREDENTIALS")  # never from a project file
         if named is not None:
-            path = Path(os.path.expanduser(named.value))
+            path = expand_user(named.value, self.home)
             source = named.source
         else:
             path = google_adc.gcloud_adc_path(self.home, self.environ)

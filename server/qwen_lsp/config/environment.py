@@ -271,7 +271,7 @@ class EnvSteps(_State):
             got = self.user_get(name)
             return (got.value, got.source) if got else None
 
-        self.network = net.select(explicit, lookup)
+        self.network = net.select(explicit, lookup, self.home)
         for note in self.network.notes:
             self.diags.append(Diagnostic("warning", note))
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..fsutil import expand_user
 from .dotenv import read_user_env_file
 from .model import (
     ExtraModel,
@@ -141,9 +142,7 @@ class _Build(SelectionSteps, TrustSteps):
                     raw, source = v, str(p)
                     break
         if raw:
-            path = Path(os.path.expanduser(raw)) if raw.startswith("~") else Path(raw)
-            if raw.startswith("~"):
-                path = self.home / raw[2:] if raw.startswith("~/") or raw == "~" else path
+            path = expand_user(raw, self.home)
             if not path.is_absolute():
                 path = Path.cwd() / path
             self.qwen_home = Sourced(str(path), source, "env")

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..fsutil import expand_user, home_of
 from . import jsonc
 from .files import read_config_text
 from .provenance import Diagnostic, Sourced
@@ -24,7 +25,7 @@ SCOPE_ORDER: tuple[Scope, ...] = ("system-defaults", "user", "workspace", "syste
 def system_settings_path(environ: Mapping[str, str]) -> Path:
     override = environ.get("QWEN_CODE_SYSTEM_SETTINGS_PATH", "").strip()
     if override:
-        return Path(override).expanduser()
+        return expand_user(override, home_of(environ))
     if sys.platform == "darwin":
         return Path("/Library/Application Support/QwenCode/settings.json")
     if sys.platform == "win32":
@@ -35,7 +36,7 @@ def system_settings_path(environ: Mapping[str, str]) -> Path:
 def system_defaults_path(environ: Mapping[str, str]) -> Path:
     override = environ.get("QWEN_CODE_SYSTEM_DEFAULTS_PATH", "").strip()
     if override:
-        return Path(override).expanduser()
+        return expand_user(override, home_of(environ))
     return system_settings_path(environ).parent / "system-defaults.json"
 
 

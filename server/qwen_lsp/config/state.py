@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from .. import catalog, net
 from ..auth import google_adc
+from ..fsutil import home_of
 from ..target import AuthType, Generation
 from .dotenv import EnvFile
 from .model import ModelInfo, Overrides
@@ -69,8 +70,7 @@ class _State:
 
 
 def _home(environ: Mapping[str, str]) -> Path:
-    h = environ.get("HOME", "").strip()
-    return Path(h) if h else Path.home()
+    return home_of(environ)
 
 
 def _file_of(files: list[SettingsFile], dotted: str) -> str | None:

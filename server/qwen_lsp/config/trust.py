@@ -4,11 +4,11 @@ trusted folders file).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..fsutil import expand_user
 from .provenance import Diagnostic, Sourced
 from .settings import FolderTrustSection, SettingsFile, deep_merge, get_path, validate_section
 from .state import _State
@@ -46,13 +46,15 @@ class TrustSteps(_State):
             or self.qdir / "trustedFolders.json"
         )
         self.watched.append(rules_path)
-        verdict = _trusted_by_rules(self.workspace, rules_path, self.diags)
+        verdict = _trusted_by_rules(self.workspace, rules_path, self.home, self.diags)
         if verdict is None:
             return Sourced(False, f"folder trust is on and {rules_path} has no rule", "settings")
         return Sourced(verdict, f"{rules_path}", "settings")
 
 
-def _trusted_by_rules(workspace: Path, rules_path: Path, diags: list[Diagnostic]) -> bool | None:
+def _trusted_by_rules(
+    workspace: Path, rules_path: Path, home: Path, diags: list[Diagnostic]
+) -> bool | None:
     from . import jsonc
     from .files import read_config_text
 
@@ -75,7 +77,7 @@ def _trusted_by_rules(workspace: Path, rules_path: Path, diags: list[Diagnostic]
     trusted_roots: list[Path] = []
     untrusted: list[Path] = []
     for raw_path, level in rules.items():
-        p = Path(os.path.expanduser(str(raw_path)))
+        p = expand_user(str(raw_path), home)
         if level == "TRUST_FOLDER":
             trusted_roots.append(p)
         elif level == "TRUST_PARENT":

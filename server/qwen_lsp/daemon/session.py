@@ -108,7 +108,7 @@ class Session:
 
     def refresh(self) -> None:
         """Another session changed the user's files: look again and publish now."""
-        svc = self.server._service
+        svc = self.server.built_service
         if svc is None or not self.server.initialized:
             return
         svc.resolver.invalidate()
@@ -140,7 +140,7 @@ class Session:
                 fut.cancel()
         for task in list(self.server.inline_tasks.values()):
             task.cancel()
-        svc = self.server._service
+        svc = self.server.built_service
         if svc is not None:
             try:
                 await svc.aclose()

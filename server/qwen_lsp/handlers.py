@@ -21,9 +21,12 @@ from lsprotocol import types
 from .errors import QwenError
 from .rpc import rpc
 
+# At run time, not only for mypy: pygls resolves the type hints of command handlers to
+# structure their arguments. server.py imports this module only once it is fully loaded.
+from .server import QwenLanguageServer
+
 if TYPE_CHECKING:
     from .completions import DocumentContext
-    from .server import QwenLanguageServer
 
 log = logging.getLogger("qwen_lsp")
 

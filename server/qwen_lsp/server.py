@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
-from . import __version__, handlers, redact
+from . import __version__, redact
 from .rpc import QwenRpcError
 from .target import AUTH_TYPES
 
@@ -51,6 +51,8 @@ def _raw_params_converter() -> Any:
 class QwenProtocol(LanguageServerProtocol):
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        from .handlers import COMMANDS, METHODS
+
         result = yield from super().lsp_initialize(params)
         if result.capabilities.inline_completion_provider is None:
             # pygls only advertises it to clients that announce LSP 3.18 support; editors that
@@ -59,9 +61,9 @@ class QwenProtocol(LanguageServerProtocol):
         result.capabilities.experimental = {
             "qwen": {
                 "version": __version__,
-                "methods": list(handlers.METHODS),
+                "methods": list(METHODS),
                 "notifications": ["qwen/status"],
-                "commands": list(handlers.COMMANDS),
+                "commands": list(COMMANDS),
                 "authMethods": list(AUTH_TYPES),
             }
         }
@@ -157,9 +159,11 @@ def build_server(
 ) -> QwenLanguageServer:
     """A server answering every route of `handlers.ROUTES`; the service is built by
     `make_service` after `initialize` has been answered."""
+    from .handlers import ROUTES  # it imports this module: see there
+
     server = QwenLanguageServer(make_service, protocol_cls, owns_lanes)
     server.when_service(lambda svc: svc.add_listener(server.send_status))
-    for route in handlers.ROUTES:
+    for route in ROUTES:
         if route.command:
             server.command(route.name)(route.handler)
         else:

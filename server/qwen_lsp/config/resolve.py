@@ -36,7 +36,6 @@ from .protocols import (
     KEY_VARS,
     MODEL_VARS,
     OPENAI_FAMILY,
-    PROTOCOL_ORDER,
     QWEN_OAUTH_MODEL,
 )
 from .provenance import Diagnostic, Sourced
@@ -65,7 +64,6 @@ __all__ = [
     "KEY_VARS",
     "MODEL_VARS",
     "OPENAI_FAMILY",
-    "PROTOCOL_ORDER",
     "QWEN_OAUTH_MODEL",
     "ExtraModel",
     "ModelInfo",

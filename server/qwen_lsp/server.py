@@ -218,14 +218,13 @@ def serve(
     token_file: str | None = None,
 ) -> int:
     """Serve until `exit`. `launch` holds the launch flags as option names (`authType`, `model`,
-    `openaiApiKey`, `openaiBaseUrl`)."""
+    `openaiApiKey`, `openaiBaseUrl`, `proxy`, `retryBaseMs`)."""
     setup_logging(log_level, log_file)
 
     def make_service() -> QwenService:
-        from .config import Overrides
         from .service import QwenService
 
-        return QwenService(Overrides.from_options(dict(launch), "flag"))
+        return QwenService.from_launch(launch)
 
     server = build_server(make_service)
     if tcp is not None:

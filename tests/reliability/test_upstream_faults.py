@@ -50,7 +50,7 @@ def server(
         isolated_home / ".qwen" / "settings.json",
         _settings(fake, maxRetries=3, timeout=1500),
     )
-    lsp = spawn(env_extra={"FAKE_KEY": KEY, "QWEN_LSP_RETRY_BASE_MS": "5"})
+    lsp = spawn(env_extra={"FAKE_KEY": KEY})  # RawLsp starts it with fast retries
     yield lsp
     assert lsp.alive()
     assert_no_traceback(lsp)

@@ -88,10 +88,9 @@ class Session:
         self.server.when_service(lambda svc: svc.add_listener(lambda _st: on_status(self)))
 
     def _make_service(self) -> QwenService:
-        from ..config import Overrides
         from ..service import QwenService
 
-        return QwenService(Overrides.from_options(self._launch, "flag"), self._environ)
+        return QwenService.from_launch(self._launch, self._environ)
 
     def _on_exit(self, code: int) -> None:
         if not self._exit.done():

@@ -86,6 +86,27 @@ def _add_launch_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--openai-api-key")
     p.add_argument("--openai-base-url")
     p.add_argument("--proxy", help="proxy URL for every upstream request (loopback excepted)")
+    p.add_argument(
+        "--retry-base-ms",
+        type=_retry_base_ms,
+        help="first backoff step between retries of an upstream request, in ms (default 500; "
+        "a tuning knob: tests use a few ms)",
+    )
+
+
+def _retry_base_ok(text: str) -> bool:
+    try:
+        return 0 <= float(text) <= 60_000  # target.MAX_RETRY_BASE_MS (not imported: start-up)
+    except ValueError:
+        return False
+
+
+def _retry_base_ms(text: str) -> float:
+    import argparse
+
+    if not _retry_base_ok(text):
+        raise argparse.ArgumentTypeError("expected milliseconds from 0 to 60000")
+    return float(text)
 
 
 def _launch_options(ns: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
@@ -95,6 +116,7 @@ def _launch_options(ns: argparse.Namespace, problems: list[str]) -> dict[str, An
         "openaiApiKey": ns.openai_api_key,
         "openaiBaseUrl": ns.openai_base_url,
         "proxy": ns.proxy,
+        "retryBaseMs": ns.retry_base_ms,
         "launchProblems": problems,
     }
 
@@ -145,6 +167,7 @@ _LAUNCH_FLAGS = {
     "--openai-api-key": "openaiApiKey",
     "--openai-base-url": "openaiBaseUrl",
     "--proxy": "proxy",
+    "--retry-base-ms": "retryBaseMs",
 }
 
 
@@ -164,6 +187,8 @@ def _attach_fast(args: Sequence[str]) -> dict[str, str | None] | None:
             value = next(it, "")
         if not value:
             return None  # an unknown --auth-type value is the resolver's to report
+        if key == "retryBaseMs" and not _retry_base_ok(value):
+            return None  # `parse` reports it
         out[key] = value
     return out
 

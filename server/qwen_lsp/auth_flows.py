@@ -25,7 +25,6 @@ log = logging.getLogger("qwen_lsp.service")  # one logger name for the whole ser
 
 
 API_KEY_METHODS = catalog.API_KEY_TYPES
-AUTH_METHODS = catalog.AUTH_TYPE_IDS
 
 
 class AuthFlows(ServiceBase):
@@ -236,7 +235,9 @@ class AuthFlows(ServiceBase):
             adc_token = None
             if info.key is None and info.adc is not None:  # Vertex AI with ADC: mint a token
                 adc_token = await self._adc(info.adc, trial.network).token()
-            target = trial.target(info, adc_token=adc_token)  # refuses plain http to a remote host
+            target = self._target(
+                trial, info, adc_token=adc_token
+            )  # refuses plain http to a remote host
         except QwenError as e:
             return {"status": "failed", "method": method, "message": e.message}
         failed, message = await self._prove(target, lists=True)
@@ -383,6 +384,7 @@ class AuthFlows(ServiceBase):
             api_key=key if key is not None else r.env[env_key].value,
             auth_type=method,  # type: ignore[arg-type]
             key_source=env_key,
+            retry=self.retry,
         )
         try:
             from .config.resolve import check_credential_url

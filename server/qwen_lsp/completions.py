@@ -134,7 +134,7 @@ class Completions(AuthFlows):
                     provider="qwen-oauth",
                 )
             token, resource = creds.access_token, creds.resource_url
-        target = r.target(info, token, resource, adc_token)
+        target = self._target(r, info, token, resource, adc_token)
         parts: list[str] = []
         for attempt in (1, 2):
             try:
@@ -151,7 +151,7 @@ class Completions(AuthFlows):
                     assert oauth is not None
                     creds = await oauth.force_refresh(token)
                     token, resource = creds.access_token, creds.resource_url
-                target = r.target(info, token, resource, adc_token)
+                target = self._target(r, info, token, resource, adc_token)
         out: dict[str, Any] = {
             "text": "".join(parts),
             "model": info.id,

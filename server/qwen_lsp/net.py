@@ -405,13 +405,6 @@ def acquire_lane(url: str, network: Network = DIRECT) -> Lane:
     return lane
 
 
-def client_for(url: str, network: Network = DIRECT) -> httpx.AsyncClient:
-    """The origin's first keep-alive client (for callers that do not need a reserved slot)."""
-    lane = acquire_lane(url, network)
-    lane.release()
-    return lane.client
-
-
 async def aclose() -> None:
     clients = [lane.client for lanes in _lanes.values() for lane in lanes]
     _lanes.clear()

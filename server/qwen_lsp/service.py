@@ -9,14 +9,17 @@ blocks the loop on the network; file I/O is small and local.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
-from .auth_flows import API_KEY_METHODS, AUTH_METHODS
+from .auth_flows import API_KEY_METHODS
 from .completions import Completions, DocumentContext, build_request
+from .config import Overrides
 from .service_base import REFRESH_WAIT_S, WATCH_INTERVAL_S, StatusListener, config_problems
+from .target import RetryPolicy
 
 __all__ = [
     "API_KEY_METHODS",
-    "AUTH_METHODS",
     "REFRESH_WAIT_S",
     "WATCH_INTERVAL_S",
     "DocumentContext",
@@ -30,6 +33,15 @@ __all__ = [
 class QwenService(Completions):
     """The domain: base state and status (service_base.py), sign-in (auth_flows.py),
     completions (completions.py)."""
+
+    @classmethod
+    def from_launch(
+        cls, launch: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> QwenService:
+        """The service for one server or daemon session: its launch flags as option names
+        (`authType`, `model`, `openaiApiKey`, `openaiBaseUrl`, `proxy`, `retryBaseMs`) and its
+        environment (the process's when None)."""
+        return cls(Overrides.from_options(launch, "flag"), environ, RetryPolicy.from_launch(launch))
 
     async def aclose(self) -> None:
         if self._watch_task is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -15,7 +16,7 @@ from .config import ModelInfo, Overrides, Resolution, Resolver, Sourced
 from .config.resolve import KEY_VARS, ExtraModel
 from .errors import QwenError
 from .params import SelectModelParams
-from .target import ModelTarget
+from .target import DEFAULT_RETRY, ModelTarget, RetryPolicy
 
 if TYPE_CHECKING:
     from .auth.google_adc import AdcConfig, AdcTokens
@@ -32,7 +33,13 @@ REFRESH_WAIT_S = 10.0  # qwen/listModels {refresh: true} waits at most this long
 
 
 class ServiceBase:
-    def __init__(self, launch: Overrides | None = None, environ: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        launch: Overrides | None = None,
+        environ: Mapping[str, str] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ):
+        self.retry = retry  # the backoff every upstream request of this service uses
         self._environ = dict(os.environ if environ is None else environ)
         self._launch = launch or Overrides()
         self._editor = Overrides()
@@ -105,6 +112,19 @@ class ServiceBase:
 
     def resolution(self) -> Resolution:
         return self.resolver.get()
+
+    def _target(
+        self,
+        r: Resolution,
+        info: ModelInfo,
+        oauth_token: str | None = None,
+        oauth_resource_url: str | None = None,
+        adc_token: str | None = None,
+    ) -> ModelTarget:
+        """`r.target(...)` with this service's retry policy: every request to a model goes
+        through here."""
+        t = r.target(info, oauth_token, oauth_resource_url, adc_token)
+        return dataclasses.replace(t, retry=self.retry)
 
     # ---- status ----------------------------------------------------------------------------
 
@@ -231,7 +251,7 @@ class ServiceBase:
             if k in out:
                 continue
             try:
-                out[k] = (m, r.target(m))
+                out[k] = (m, self._target(r, m))
             except QwenError:
                 continue
         return list(out.values())

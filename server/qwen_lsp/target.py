@@ -3,6 +3,7 @@ consume them). Kept free of pydantic and I/O so importing them costs nothing on 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,42 @@ class Generation:
     max_lifetime_ms: int | None = None  # None = adapter default (15 min); the whole answer
 
 
+MAX_RETRY_BASE_MS = 60_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to wait before retrying an upstream request (how many times is per model:
+    `generationConfig.maxRetries`): `base_s * 2^attempt`, capped at `max_s`, times a random
+    0.5..1.0 so clients that failed together do not retry together. The service that builds
+    the targets chooses it (the `--retry-base-ms` launch flag, docs/configuration.md)."""
+
+    base_s: float = 0.5
+    max_s: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.base_s * (2.0**attempt), self.max_s) * random.uniform(0.5, 1.0)
+
+    @classmethod
+    def from_launch(cls, launch: Mapping[str, Any]) -> RetryPolicy:
+        """The one reader of the `--retry-base-ms` launch flag (`retryBaseMs`, milliseconds):
+        the first backoff step. A value the command line could not check (a hand-written
+        hello) falls back to the default; __main__ reports bad flag values."""
+        raw = launch.get("retryBaseMs")
+        if raw is None or isinstance(raw, bool):
+            return DEFAULT_RETRY
+        try:
+            ms = float(raw)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY
+        if not 0 <= ms <= MAX_RETRY_BASE_MS:
+            return DEFAULT_RETRY
+        return cls(base_s=ms / 1000.0)
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
 @dataclass(frozen=True, slots=True)
 class ModelTarget:
     """Everything an adapter needs to call one model. Never logged whole: `api_key` is secret.
@@ -42,7 +79,8 @@ class ModelTarget:
     `Authorization: Bearer` where the protocol's default is an API-key header (Vertex AI with
     Application Default Credentials); `vertex_scope` = (project, location) for that case.
     `key_source` names where the key came from ("OPENAI_API_KEY", "Qwen OAuth token") so
-    error messages can tell the user which key was rejected. `network` is the route (proxy, CA).
+    error messages can tell the user which key was rejected. `network` is the route (proxy, CA);
+    `retry` the backoff between retries.
     """
 
     protocol: Protocol
@@ -56,6 +94,7 @@ class ModelTarget:
     bearer: bool = False
     vertex_scope: tuple[str, str] | None = None
     network: Network = field(default_factory=lambda: DIRECT)
+    retry: RetryPolicy = DEFAULT_RETRY
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ def test_preset_ownership_matches_the_cli() -> None:
     assert catalog.OPENROUTER.owns(
         {"id": "x", "envKey": "OPENROUTER_API_KEY", "baseUrl": "https://eu.openrouter.ai/api/v1"}
     )
-    assert catalog.provider_for_entry(e) is cp
+    assert [p for p in catalog.PROVIDERS if p.owns(e)] == [cp]  # no other preset claims it
     assert catalog.custom_env_key("openai", "http://localhost:11434/v1") == (
         "QWEN_CUSTOM_API_KEY_OPENAI_HTTP_LOCALHOST_11434_V1"
     )

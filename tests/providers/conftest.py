@@ -1,28 +1,13 @@
-"""Fixtures for the provider tests: a fresh fake upstream per test, fast retries, and the
-adapters' connection pool closed after every test."""
+"""Fixtures for the provider tests: the adapters' connection pool closed after every test.
+The fake upstream is tests/conftest.py's `fake`; fast retries come with helpers.target."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from qwen_lsp import providers
-from tests.fakes.llm_upstream import FakeUpstream
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeUpstream]:
-    f = FakeUpstream().start()
-    try:
-        yield f
-    finally:
-        f.stop()
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QWEN_LSP_RETRY_BASE_MS", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from qwen_lsp.target import CompletionRequest, Generation, Message, ModelTarget
+from qwen_lsp.target import CompletionRequest, Generation, Message, ModelTarget, RetryPolicy
 from tests.fakes.llm_upstream import FakeUpstream
 
 KEY = "sk-test-key-0123456789abcdef"
+# Retries wait a millisecond or so: the tests count retries, they do not wait for them.
+FAST_RETRY = RetryPolicy(base_s=0.001)
 
 
 def target(
@@ -30,6 +32,7 @@ def target(
         auth_type=gen.pop("auth_type", protocol),  # type: ignore[arg-type]
         key_source=gen.pop("key_source", "TEST_API_KEY"),  # type: ignore[arg-type]
         generation=Generation(**gen),  # type: ignore[arg-type]
+        retry=FAST_RETRY,
     )
 
 

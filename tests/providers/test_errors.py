@@ -10,7 +10,7 @@ import pytest
 
 from qwen_lsp import providers
 from qwen_lsp.errors import QwenError
-from qwen_lsp.providers import base
+from qwen_lsp.providers import base, driver, upstream_errors
 from qwen_lsp.target import Delta
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
@@ -111,14 +111,14 @@ async def test_retry_after_beyond_cap_fails_at_once(fake: FakeUpstream) -> None:
 
 
 def test_retry_after_parsing() -> None:
-    assert base.parse_retry_after({"retry-after": "12"}) == 12.0
-    assert base.parse_retry_after({"retry-after-ms": "250"}) == 0.25
-    assert base.parse_retry_after({"retry-after": "soon"}) is None
+    assert upstream_errors.parse_retry_after({"retry-after": "12"}) == 12.0
+    assert upstream_errors.parse_retry_after({"retry-after-ms": "250"}) == 0.25
+    assert upstream_errors.parse_retry_after({"retry-after": "soon"}) is None
     when = email.utils.formatdate(time.time() + 100, usegmt=True)
-    got = base.parse_retry_after({"retry-after": when})
+    got = upstream_errors.parse_retry_after({"retry-after": when})
     assert got is not None and 90 < got <= 100
     past = email.utils.formatdate(time.time() - 100, usegmt=True)
-    assert base.parse_retry_after({"retry-after": past}) == 0.0
+    assert upstream_errors.parse_retry_after({"retry-after": past}) == 0.0
 
 
 async def test_qwen_oauth_free_quota(fake: FakeUpstream) -> None:
@@ -227,9 +227,9 @@ async def test_idle_gap_beyond_timeout(fake: FakeUpstream, protocol: str) -> Non
 
 
 async def test_zero_timeout_disables_it(fake: FakeUpstream) -> None:
-    assert base.timeout_of(target(fake, timeout_ms=0)) is None
-    assert base.timeout_of(target(fake, timeout_ms=-5)) is None
-    assert base.timeout_of(target(fake)) == 120.0
+    assert driver.timeout_of(target(fake, timeout_ms=0)) is None
+    assert driver.timeout_of(target(fake, timeout_ms=-5)) is None
+    assert driver.timeout_of(target(fake)) == 120.0
     fake.script("chat", Behaviour(event_delay=0.05))
     text, _ = await providers.complete(target(fake, timeout_ms=0), req())
     assert text == "echo: hello world"

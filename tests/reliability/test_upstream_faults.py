@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def server(
         isolated_home / ".qwen" / "settings.json",
         _settings(fake, maxRetries=3, timeout=1500),
     )
-    lsp = spawn(env_extra={"FAKE_KEY": KEY, "QWEN_LSP_RETRY_BASE_MS": "5"})
+    lsp = spawn(env_extra={"FAKE_KEY": KEY})  # RawLsp starts it with fast retries
     yield lsp
     assert lsp.alive()
     assert_no_traceback(lsp)
@@ -244,3 +245,45 @@ def test_5xx_bursts(server: RawLsp, fake: FakeUpstream) -> None:
     assert "502" in err["message"]
     assert chat_requests(fake) == 4
     healthy(server, fake)
+
+
+def _warm_then_one_503(lsp: RawLsp, fake: FakeUpstream) -> float:
+    """Seconds a completion takes that needs one retry (after a warm-up completion, so imports
+    and the connection are not counted)."""
+    healthy(lsp, fake)
+    fake.reset()
+    fake.script("chat", Behaviour(status=503))
+    start = time.monotonic()
+    r = complete(lsp)
+    took = time.monotonic() - start
+    assert r.get("result", {}).get("text") == "echo: hello", r
+    assert chat_requests(fake) == 2  # the 503 and the retry
+    return took
+
+
+def test_retry_backoff_follows_the_launch_flag(
+    spawn: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    """`--retry-base-ms` is the first backoff step (times a random 0.5-1.0): 3000 ms waits at
+    least 1.5 s before the retry, the harness's 5 ms does not."""
+    write_json(
+        isolated_home / ".qwen" / "settings.json",
+        openai_settings(f"{fake.url}/v1", maxRetries=1, timeout=10_000),
+    )
+    slow = _warm_then_one_503(spawn("--retry-base-ms=3000", env_extra={"FAKE_KEY": KEY}), fake)
+    assert slow >= 1.5, slow
+    fast = _warm_then_one_503(spawn(env_extra={"FAKE_KEY": KEY}), fake)
+    assert fast < 1.5, fast
+
+
+def test_a_bad_retry_base_is_a_launch_problem_not_a_crash(
+    spawn: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
+) -> None:
+    write_json(isolated_home / ".qwen" / "settings.json", openai_settings(f"{fake.url}/v1"))
+    lsp = spawn("--retry-base-ms=soon", env_extra={"FAKE_KEY": KEY})
+    cfg = lsp.request("qwen/config", {})["result"]
+    problems = [d["message"] for d in cfg["diagnostics"] if "--retry-base-ms" in d["message"]]
+    assert problems, cfg["diagnostics"]
+    assert "soon" not in " ".join(problems)  # flag names only, never the values
+    healthy(lsp, fake)
+    assert lsp.alive()

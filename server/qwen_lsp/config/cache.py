@@ -69,7 +69,3 @@ class Resolver:
     def resolve_with(self, overrides: Overrides) -> Resolution:
         """A fresh resolution with other overrides (to try a sign-in before committing it)."""
         return resolve(self._workspace, overrides, self._environ)
-
-    def peek(self) -> Resolution | None:
-        """The last resolution without checking files (for change detection by a watcher)."""
-        return self._cached

@@ -126,7 +126,3 @@ def _why(e: OSError) -> str:
     if e.errno == errno.ELOOP:
         return "symlink loop"
     return e.strerror or e.__class__.__name__
-
-
-def _unreadable(what: str, e: OSError, path: Path) -> Diagnostic:
-    return Diagnostic("warning", f"{what} cannot be read ({_why(e)}); ignored", str(path))

@@ -1,13 +1,12 @@
-"""Per-protocol variables, defaults and the protocol order, all from the catalogue."""
+"""Per-protocol variables and defaults, all from the catalogue."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from .. import catalog
-from ..target import AUTH_TYPES, AuthType
+from ..target import AuthType
 
-PROTOCOL_ORDER: tuple[AuthType, ...] = AUTH_TYPES  # qwen-oauth first, then the key protocols
 API_PROTOCOLS: tuple[AuthType, ...] = catalog.API_KEY_TYPES  # type: ignore[assignment]
 # Auth types whose models speak an OpenAI wire API (and so may choose it with `wireApi`).
 OPENAI_FAMILY = ("openai", "openai-responses")

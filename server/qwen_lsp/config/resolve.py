@@ -37,7 +37,6 @@ from .protocols import (
     KEY_VARS,
     MODEL_VARS,
     OPENAI_FAMILY,
-    PROTOCOL_ORDER,
     QWEN_OAUTH_MODEL,
 )
 from .provenance import Diagnostic, Sourced
@@ -66,7 +65,6 @@ __all__ = [
     "KEY_VARS",
     "MODEL_VARS",
     "OPENAI_FAMILY",
-    "PROTOCOL_ORDER",
     "QWEN_OAUTH_MODEL",
     "ExtraModel",
     "ModelInfo",

@@ -18,8 +18,6 @@ from .files import read_config_text
 from .provenance import Diagnostic, Sourced
 
 Scope = Literal["system-defaults", "user", "workspace", "system"]
-# Lowest priority first: later scopes win when merged.
-SCOPE_ORDER: tuple[Scope, ...] = ("system-defaults", "user", "workspace", "system")
 
 
 def system_settings_path(environ: Mapping[str, str]) -> Path:
@@ -202,17 +200,6 @@ class AuthSection(_Lenient):
 
 class FolderTrustSection(_Lenient):
     enabled: bool | None = None
-
-
-class SecuritySection(_Lenient):
-    auth: AuthSection | None = None
-    folderTrust: FolderTrustSection | None = None
-
-
-class ModelSection(_Lenient):
-    name: str | None = None
-    baseUrl: str | None = None
-    generationConfig: GenerationConfigModel | None = None
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -88,10 +88,9 @@ class Session:
         self.server.when_service(lambda svc: svc.add_listener(lambda _st: on_status(self)))
 
     def _make_service(self) -> QwenService:
-        from ..config import Overrides
         from ..service import QwenService
 
-        return QwenService(Overrides.from_options(self._launch, "flag"), self._environ)
+        return QwenService.from_launch(self._launch, self._environ)
 
     def _on_exit(self, code: int) -> None:
         if not self._exit.done():
@@ -108,7 +107,7 @@ class Session:
 
     def refresh(self) -> None:
         """Another session changed the user's files: look again and publish now."""
-        svc = self.server._service
+        svc = self.server.built_service
         if svc is None or not self.server.initialized:
             return
         svc.resolver.invalidate()
@@ -140,7 +139,7 @@ class Session:
                 fut.cancel()
         for task in list(self.server.inline_tasks.values()):
             task.cancel()
-        svc = self.server._service
+        svc = self.server.built_service
         if svc is not None:
             try:
                 await svc.aclose()

@@ -50,7 +50,7 @@ def _adapter(target: ModelTarget) -> Adapter:
 def stream(target: ModelTarget, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
     """Stream the answer. Consume it with `contextlib.aclosing(...)` (or to the end) so an early
     exit closes the upstream connection at once rather than at garbage collection."""
-    from .base import run_stream
+    from .driver import run_stream
 
     return run_stream(_adapter(target), target, request)
 
@@ -68,12 +68,12 @@ async def complete(target: ModelTarget, request: CompletionRequest) -> tuple[str
 
 
 async def check_credentials(target: ModelTarget) -> None:
-    from .base import run_check
+    from .driver import run_check
 
     await run_check(_adapter(target), target)
 
 
 async def aclose() -> None:
-    from . import base
+    from . import driver
 
-    await base.aclose()
+    await driver.aclose()

@@ -7,7 +7,7 @@ from typing import Any
 
 from qwen_lsp.target import CompletionRequest, Delta, Finish, ModelTarget, Usage
 
-from . import base
+from . import base, upstream_errors
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -141,12 +141,12 @@ class _Decoder:
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
-            raise base.stream_error(self.target, "anthropic", obj)
+            raise upstream_errors.stream_error(self.target, "anthropic", obj)
         return ()
 
     def finish(self) -> Finish:
         if not self.done:
-            raise base.early_end(self.target, "anthropic", "no message_stop event")
+            raise upstream_errors.early_end(self.target, "anthropic", "no message_stop event")
         reason = self.reason or "end_turn"
         usage = Usage(self.input_tokens, self.output_tokens)
         return Finish(_REASONS.get(reason, reason), usage)

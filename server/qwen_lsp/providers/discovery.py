@@ -79,7 +79,7 @@ def parse_listing(protocol: str, body: bytes) -> list[str]:
 async def fetch_models(target: ModelTarget) -> list[str]:
     """One listing request. Raises QwenError like a completion would (kind "auth" when the key
     is rejected); an answer that is not a listing gives []."""
-    from . import _adapter, base
+    from . import _adapter, driver
 
     if target.protocol not in LISTING_PROTOCOLS:
         raise QwenError("config", f"{target.protocol} endpoints do not list models.")
@@ -95,7 +95,7 @@ async def fetch_models(target: ModelTarget) -> list[str]:
     _method, url, headers, _body = adapter.check_request(quick)
     url = url.replace("limit=1", "limit=1000").replace("pageSize=1", "pageSize=1000")
     headers["accept"] = "application/json"
-    resp, lane = await base._send(quick, adapter.provider, "GET", url, headers, None)
+    resp, lane = await driver.send(quick, adapter.provider, "GET", url, headers, None)
     try:
         buf = bytearray()
         async for chunk in resp.aiter_bytes():

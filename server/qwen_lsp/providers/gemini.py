@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from qwen_lsp.target import CompletionRequest, Delta, Finish, ModelTarget, Usage
 
-from . import base
+from . import base, upstream_errors
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 VERTEX_BASE_URL = "https://aiplatform.googleapis.com"
@@ -147,7 +147,7 @@ class _Decoder:
         if not isinstance(obj, dict):
             return []
         if obj.get("error"):
-            raise base.stream_error(self.target, self.provider, obj)
+            raise upstream_errors.stream_error(self.target, self.provider, obj)
         um = obj.get("usageMetadata")
         if isinstance(um, dict):
             out_tokens = um.get("candidatesTokenCount")
@@ -172,7 +172,7 @@ class _Decoder:
 
     def finish(self) -> Finish:
         if self.reason is None:
-            raise base.early_end(self.target, self.provider, "no finishReason")
+            raise upstream_errors.early_end(self.target, self.provider, "no finishReason")
         return Finish(self.reason, self.usage)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from qwen_lsp.target import CompletionRequest, Delta, Finish, ModelTarget, Usage
 
-from . import base
+from . import base, upstream_errors
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _DASHSCOPE_HOSTS = (
@@ -124,7 +124,7 @@ class _Decoder:
         if not isinstance(obj, dict):
             return ()
         if obj.get("error"):
-            raise base.stream_error(self.target, "openai", obj)
+            raise upstream_errors.stream_error(self.target, "openai", obj)
         u = obj.get("usage")
         if isinstance(u, dict):
             self.usage = Usage(u.get("prompt_tokens"), u.get("completion_tokens"))
@@ -144,7 +144,7 @@ class _Decoder:
     def finish(self) -> Finish:
         if self.reason is None and not self.done:
             # Some compatible servers omit [DONE]; a finish_reason is then enough. Neither is a cut.
-            raise base.early_end(self.target, "openai", "no finish_reason and no [DONE]")
+            raise upstream_errors.early_end(self.target, "openai", "no finish_reason and no [DONE]")
         return Finish(self.reason or "stop", self.usage)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from qwen_lsp.target import CompletionRequest, Delta, Finish, ModelTarget, Usage
 
-from . import base
+from . import base, upstream_errors
 
 DEFAULT_BASE_URL = "https://api.openai.com"
 # samplingParams spellings -> Responses body fields (others, e.g. presence_penalty, would make
@@ -121,7 +121,7 @@ class _Decoder:
             resp = obj.get("response")
             self.terminal(resp if isinstance(resp, Mapping) else {"status": kind[9:]})
         elif kind == "error":
-            raise base.stream_error(self.target, "openai", {"error": obj})
+            raise upstream_errors.stream_error(self.target, "openai", {"error": obj})
         # created / in_progress / output_item.* / content_part.* / *.done / reasoning: no text
         return ()
 
@@ -129,7 +129,7 @@ class _Decoder:
         status = resp.get("status")
         if status == "failed" or (status is None and resp.get("error")):
             err = resp.get("error")
-            raise base.stream_error(
+            raise upstream_errors.stream_error(
                 self.target, "openai", {"error": err if isinstance(err, Mapping) else resp}
             )
         u = resp.get("usage")
@@ -144,7 +144,7 @@ class _Decoder:
 
     def finish(self) -> Finish:
         if not self.done:
-            raise base.early_end(self.target, "openai", "no response.completed event")
+            raise upstream_errors.early_end(self.target, "openai", "no response.completed event")
         return Finish(self.reason or "stop", self.usage)
 
 

@@ -384,6 +384,7 @@ class AuthFlows(ServiceBase):
             api_key=key if key is not None else r.env[env_key].value,
             auth_type=method,  # type: ignore[arg-type]
             key_source=env_key,
+            network=r.network,  # the user's proxy and CA, as every later request takes
             retry=self.retry,
         )
         try:

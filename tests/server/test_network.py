@@ -158,3 +158,23 @@ async def test_tls_failure_names_the_host_and_the_ca_setting(
     assert "TLS certificate of upstream.test could not be verified" in err.message
     assert "NODE_EXTRA_CA_CERTS" in err.message
     assert len(proxy.tunnels) == 1  # not retried: the same certificate would fail again
+
+
+async def test_a_preset_sign_in_proves_its_key_through_the_proxy(
+    lsp: Harness, tls_fake: FakeUpstream, proxy: ConnectProxy, ca: CertAuthority
+) -> None:
+    """The key check of a preset sign-in takes the user's route: `upstream.test` resolves only
+    inside the proxy, so a check that went direct would fail to connect."""
+    clean_env(lsp)
+    lsp.env["QWEN_LSP_PRESET_BASE_URLS"] = f"deepseek={tls_fake.url}/v1"
+    lsp.env["HTTPS_PROXY"] = proxy.url
+    (lsp.qwen_home / ".env").write_text(f"NODE_EXTRA_CA_CERTS={ca.ca_file}\n")
+    await lsp.start()
+    res = await lsp.request(
+        "qwen/auth", {"provider": "deepseek", "apiKey": KEY, "model": "deepseek-chat"}
+    )
+    assert res["status"] == "signedIn", res
+    assert tls_fake.requests, "the key check never reached the upstream"
+    assert set(proxy.tunnels) == {f"upstream.test:{tls_fake.port}"}
+    done = await lsp.request("qwen/complete", {"prompt": "after sign-in"})
+    assert done["text"] == "echo: after sign-in"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -42,13 +41,10 @@ class TcpSetupError(Exception):
 
 
 def require_loopback(host: str) -> None:
-    if host.lower() == "localhost":
+    from .net import is_loopback
+
+    if is_loopback(host):
         return
-    try:
-        if ipaddress.ip_address(host.strip("[]")).is_loopback:
-            return
-    except ValueError:
-        pass
     raise TcpSetupError(
         f"--host {host} is not a loopback address; qwen-lsp listens on 127.0.0.1 or ::1 only "
         "(anyone who reaches the port could use your keys). Use an SSH tunnel to reach it "

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from qwen_lsp import providers
+from qwen_lsp import net, providers
 from qwen_lsp.errors import QwenError
-from qwen_lsp.providers import base, driver, upstream_errors
+from qwen_lsp.providers import driver, upstream_errors
 from qwen_lsp.target import Delta
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
@@ -259,9 +259,9 @@ async def test_plain_http_refused_for_remote_hosts(url: str) -> None:
 
 def test_loopback_hosts_allowed() -> None:
     for host in ("127.0.0.1", "127.8.9.10", "::1", "localhost"):
-        assert base.is_loopback(host)
+        assert net.is_loopback(host)
     for host in ("10.0.0.1", "example.com", "127.0.0.1.nip.io", "0.0.0.0"):
-        assert not base.is_loopback(host)
+        assert not net.is_loopback(host)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -135,10 +135,7 @@ def _transport_classes() -> tuple[type[Any], type[Any]]:
 
 def check_token_uri(url: str) -> None:
     """The signed assertion or refresh token goes here: https, or http only on loopback."""
-    from urllib.parse import urlsplit
-
-    p = urlsplit(url)
-    if p.scheme == "https" or (p.scheme == "http" and net.is_loopback(p.hostname)):
+    if net.credential_url_problem(url) is None:
         return
     raise QwenError(
         "config",

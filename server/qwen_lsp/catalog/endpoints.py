@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from .presets import PROVIDER_IDS
 
@@ -34,19 +33,9 @@ def base_url_overrides(environ: Mapping[str, str] | None = None) -> dict[str, st
 
 
 def _safe_url(url: str) -> bool:
-    import ipaddress
+    from ..net import credential_url_problem
 
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return credential_url_problem(url) is None
 
 
 # ---- Qwen OAuth's API endpoint -------------------------------------------------------------

@@ -20,7 +20,6 @@ from qwen_lsp.target import CompletionRequest, Delta, Finish, Message, ModelTarg
 USER_AGENT = f"qwen-lsp/{__version__} ({sys.platform}; {platform.machine() or 'unknown'})"
 
 host_of = net.host_of
-is_loopback = net.is_loopback
 
 
 class Decoder(Protocol):

@@ -11,14 +11,13 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from qwen_lsp import net
 from qwen_lsp.errors import QwenError
 from qwen_lsp.redact import scrub
 from qwen_lsp.target import CompletionRequest, Delta, Finish, ModelTarget, StreamEvent
 
-from .base import Adapter, is_loopback
+from .base import Adapter
 from .sse import SSEError, SSEParser
 from .upstream_errors import (
     MAX_ERROR_BODY,
@@ -48,18 +47,15 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 def check_url(url: str, target: ModelTarget, provider: str) -> None:
     """Refuse to send a credential in clear text to a machine other than this one."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        raise QwenError("config", f"Invalid base URL {url!r}.", provider=provider) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    problem = net.credential_url_problem(url)
+    if problem == "scheme":
         raise QwenError(
             "config",
             f"Invalid base URL {scrub(url)!r} for model {target.model_id}: it must start with "
             "https://.",
             provider=provider,
         )
-    if parts.scheme == "http" and target.api_key and not is_loopback(parts.hostname):
+    if problem == "plain-http" and target.api_key:
         raise QwenError(
             "config",
             f"Refusing to send the key for model {target.model_id} over plain http to "

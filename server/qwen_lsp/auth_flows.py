@@ -294,6 +294,18 @@ class AuthFlows(ServiceBase):
             return None, f"Signed in, but the key could not be verified right now: {e.message}"
         return None, None
 
+    @staticmethod
+    def _kept_model(
+        current: ModelInfo | None, offered: list[str], base_url: str, method: str
+    ) -> str | None:
+        """Signing in again to the provider the user is on keeps the model they chose, when the
+        preset still offers it at the same endpoint; only a first sign-in starts on its first
+        model (as the CLI's /auth does)."""
+        if current is None or current.id not in offered or current.protocol != method:
+            return None
+        here = current.base_url.value.rstrip("/") if current.base_url else None
+        return current.id if here == base_url.rstrip("/") else None
+
     async def _auth_preset(self, spec: catalog.ProviderSpec, p: AuthParams) -> dict[str, Any]:
         method = spec.auth_type
         if spec.id == "qwen-oauth":
@@ -363,7 +375,8 @@ class AuthFlows(ServiceBase):
             )
             for mid in model_ids
         )
-        target_model = wanted or (model_ids[0] if model_ids else None)
+        target_model = wanted or self._kept_model(r.model, model_ids, base_url, method)
+        target_model = target_model or (model_ids[0] if model_ids else None)
         env = dict(self._session.env)
         if key is not None:
             env[env_key] = Sourced(key, f"qwen/auth ({spec.id})", "override", "qwen/auth")

@@ -306,6 +306,27 @@ async def test_persisted_preset_sign_in_is_written_like_the_cli_and_survives_a_r
     assert SP_KEY not in doctor.stdout + doctor.stderr
 
 
+async def test_signing_in_again_keeps_the_chosen_model(lsp: Harness, fake: FakeUpstream) -> None:
+    """A repeated sign-in to the same preset (a new key, another editor's "remember") keeps the
+    model the user picked while the preset still offers it at the same endpoint."""
+    redirect(lsp, fake, "coding-plan", "coding-plan.intl")
+    fake.valid_keys = {SP_KEY}
+    await lsp.start()
+    first = {"provider": "coding-plan", "apiKey": SP_KEY, "persist": True}
+    assert (await lsp.request("qwen/auth", first))["model"] == "qwen3.5-plus"
+    chosen = await lsp.request("qwen/selectModel", {"id": "glm-5"})
+    assert chosen["current"] == "glm-5", chosen
+    again = await lsp.request("qwen/auth", first)
+    assert again["status"] == "signedIn" and again["model"] == "glm-5", again
+    st = await lsp.wait_status(lambda s: s["state"] == "ready" and s["model"]["id"] == "glm-5")
+    assert st["model"]["id"] == "glm-5"
+    data = jsonc.loads((lsp.qwen_home / "settings.json").read_text())
+    assert data["model"]["name"] == "glm-5"
+    # An explicit `model` still wins.
+    named = await lsp.request("qwen/auth", {**first, "model": "kimi-k2.5"})
+    assert named["model"] == "kimi-k2.5"
+
+
 async def test_key_saved_in_settings_env_like_the_cli(lsp: Harness, fake: FakeUpstream) -> None:
     redirect(lsp, fake, "token-plan")
     await lsp.start()

@@ -18,6 +18,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
 from . import __version__, redact
+from .catalog import AUTH_TYPE_SPECS
 from .rpc import QwenRpcError
 from .target import AUTH_TYPES
 
@@ -65,6 +66,8 @@ class QwenProtocol(LanguageServerProtocol):
                 "notifications": ["qwen/status"],
                 "commands": list(COMMANDS),
                 "authMethods": list(AUTH_TYPES),
+                # order and labels too, so an editor shows them without a list of its own
+                "authTypes": [{"id": a.id, "label": a.label} for a in AUTH_TYPE_SPECS],
             }
         }
         return result

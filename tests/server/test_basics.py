@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from lsprotocol.types import CancelParams
 
+from qwen_lsp.catalog import AUTH_TYPE_SPECS
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
 from .harness import Harness
@@ -53,15 +54,11 @@ async def test_initialize_advertises_the_custom_surface(lsp: Harness) -> None:
         "qwen/config",
         "qwen/providers",
     }
-    # The catalogue's list (server/qwen_lsp/catalog.py), in protocol order.
-    assert qwen["authMethods"] == [
-        "qwen-oauth",
-        "openai",
-        "openai-responses",
-        "anthropic",
-        "gemini",
-        "vertex-ai",
-    ]
+    # The catalogue's list (server/qwen_lsp/catalog/auth_types.py), in its order, with the
+    # labels the editors show: they have no list of their own.
+    assert qwen["authTypes"] == [{"id": a.id, "label": a.label} for a in AUTH_TYPE_SPECS]
+    assert [a["id"] for a in qwen["authTypes"]][:2] == ["qwen-oauth", "openai"]
+    assert qwen["authMethods"] == [a["id"] for a in qwen["authTypes"]]
     assert caps.inline_completion_provider
     cmds = caps.execute_command_provider.commands
     assert {"qwen.signIn", "qwen.signOut", "qwen.selectModel"} <= set(cmds)

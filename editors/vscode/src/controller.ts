@@ -10,7 +10,7 @@ import { describeError, ErrorView, isCancellation, NotificationThrottle } from '
 import { QwenInlineCompletionProvider } from './inline';
 import { KeyStore } from './keyStore';
 import { buildModelPicker, findModel, PickRow } from './models';
-import { AuthMethod, AuthParams, AuthResult, Methods, ModelInfo, ModelList, PROTOCOL_ORDER, protocolLabel, QwenCapabilities, QwenStatus, SelectModelParams } from './protocol';
+import { announcedAuthTypes, AuthMethod, AuthParams, AuthResult, AuthTypeInfo, Methods, ModelInfo, ModelList, protocolLabel, QwenCapabilities, QwenStatus, SelectModelParams } from './protocol';
 import { ServerLifecycle } from './serverLifecycle';
 import { SignInFlow } from './signInFlow';
 import { SignInState } from './signin';
@@ -121,14 +121,19 @@ export class QwenExtension implements vscode.Disposable {
     return opts;
   }
 
+  /** The auth types the running server announced (order and labels); none before it answered. */
+  authTypes(): AuthTypeInfo[] {
+    return announcedAuthTypes(this.capabilities);
+  }
+
   /** Runs after every (re)start: read the advertised surface and hand over a stored API key. */
   private async onServerRunning(client: LanguageClient): Promise<void> {
     const exp = client.initializeResult?.capabilities?.experimental as { qwen?: QwenCapabilities } | undefined;
     this.capabilities = exp?.qwen ?? {};
-    this.log.info(`qwen-lsp ${this.capabilities.version ?? '?'} running; auth methods: ${(this.capabilities.authMethods ?? []).join(', ')}`);
+    this.log.info(`qwen-lsp ${this.capabilities.version ?? '?'} running; auth methods: ${this.authTypes().map((a) => a.id).join(', ')}`);
     const cred = await this.keys.forStartup();
     if (!cred) return;
-    const what = cred.provider ? `${cred.provider} key` : `${protocolLabel(cred.method)} key`;
+    const what = cred.provider ? `${cred.provider} key` : `${protocolLabel(cred.method, this.authTypes())} key`;
     const params: AuthParams = cred.provider
       ? { provider: cred.provider, ...(cred.region ? { region: cred.region } : {}), apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}), persist: false }
       : { method: cred.method as AuthMethod, apiKey: cred.apiKey, ...(cred.baseUrl ? { baseUrl: cred.baseUrl } : {}) };
@@ -169,7 +174,7 @@ export class QwenExtension implements vscode.Disposable {
   private onStatus(s: QwenStatus): void {
     this.status = s;
     this.log.info(`status: ${s.state} ${s.model ? `${s.model.protocol}/${s.model.id}` : '(no model)'}${s.message ? ` — ${s.message}` : ''}`);
-    this.render(renderStatus(s, os.homedir()));
+    this.render(renderStatus(s, os.homedir(), this.authTypes()));
     this.announce(s);
     for (const l of this.statusListeners) l(s);
   }
@@ -283,7 +288,7 @@ export class QwenExtension implements vscode.Disposable {
 
   async signOut(): Promise<void> {
     const res = await this.request<{ status?: string }>(Methods.signOut, {}, 'Qwen: signing out');
-    await this.keys.clear([...new Set([...PROTOCOL_ORDER, ...(this.capabilities.authMethods ?? [])])]);
+    await this.keys.clear(this.authTypes().map((a) => a.id));
     if (res) void vscode.window.showInformationMessage('Qwen: signed out. Stored API keys were removed.');
   }
 
@@ -308,7 +313,7 @@ export class QwenExtension implements vscode.Disposable {
         if (a === 'Open settings.json') void this.openQwenSettings();
         return list;
       }
-      const picked = await pickModel(list);
+      const picked = await pickModel(list, this.authTypes());
       if (!picked) return undefined;
       if (picked.kind === 'action') {
         if (picked.action === 'refresh') return this.selectModel(undefined, true);
@@ -322,7 +327,7 @@ export class QwenExtension implements vscode.Disposable {
     const res = await this.request<ModelList>(Methods.selectModel, params, `Qwen: selecting ${chosen.id}`);
     if (res && !chosen.hasCredentials) {
       const a = await vscode.window.showWarningMessage(
-        `Qwen: ${chosen.name || chosen.id} has no credentials yet (${protocolLabel(chosen.protocol)}).`,
+        `Qwen: ${chosen.name || chosen.id} has no credentials yet (${protocolLabel(chosen.protocol, this.authTypes())}).`,
         'Sign in',
         'Open settings.json',
       );
@@ -353,9 +358,9 @@ export class QwenExtension implements vscode.Disposable {
 }
 
 /** The model quick pick; resolves with the row the user accepted. */
-async function pickModel(list: ModelList): Promise<PickRow | undefined> {
+async function pickModel(list: ModelList, authTypes: readonly AuthTypeInfo[]): Promise<PickRow | undefined> {
   type Item = vscode.QuickPickItem & { row: PickRow };
-  const items: Item[] = buildModelPicker(list).map((r) =>
+  const items: Item[] = buildModelPicker(list, authTypes).map((r) =>
     r.kind === 'separator'
       ? { label: r.label, kind: vscode.QuickPickItemKind.Separator, row: r }
       : r.kind === 'model'

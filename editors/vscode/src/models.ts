@@ -1,5 +1,5 @@
 // Pure: turn `qwen/listModels` into quick-pick rows grouped by provider with separators.
-import { ModelInfo, ModelList, PROTOCOL_ORDER, protocolLabel } from './protocol';
+import { AuthTypeInfo, ModelInfo, ModelList, protocolLabel, protocolRank } from './protocol';
 
 export type PickRow =
   | { kind: 'separator'; label: string; protocol: string }
@@ -13,35 +13,30 @@ export type PickRow =
     }
   | { kind: 'action'; label: string; description?: string; action: 'signIn' | 'showConfig' | 'refresh' };
 
-function protocolRank(p: string): number {
-  const i = PROTOCOL_ORDER.indexOf(p as (typeof PROTOCOL_ORDER)[number]);
-  return i === -1 ? PROTOCOL_ORDER.length : i;
-}
-
 /** The group a model is shown under: the server's provider label, else its protocol's. */
-export function groupLabel(m: ModelInfo): string {
-  return (m.provider && m.provider.trim()) || protocolLabel(m.protocol);
+export function groupLabel(m: ModelInfo, authTypes: readonly AuthTypeInfo[] = []): string {
+  return (m.provider && m.provider.trim()) || protocolLabel(m.protocol, authTypes);
 }
 
 const SOURCE_LABEL: Record<string, string> = { preset: 'preset', discovered: 'discovered' };
 
 /**
- * Group models by provider label (groups in the protocol order of docs/protocol.md by their
- * first model, unknown protocols last; the server's order kept inside a group and between groups
+ * Group models by provider label (groups in the server's order of auth types, `authTypes` of
+ * its capabilities, by their first model; protocols it did not announce last; the server's order kept inside a group and between groups
  * of one protocol), one separator per group, current model marked, the source shown (preset /
  * discovered; configured entries say nothing), models without credentials flagged, then
  * "Refresh model list" and "Sign in…" actions.
  */
-export function buildModelPicker(list: ModelList): PickRow[] {
+export function buildModelPicker(list: ModelList, authTypes: readonly AuthTypeInfo[] = []): PickRow[] {
   const groups = new Map<string, ModelInfo[]>();
   for (const m of list.models ?? []) {
-    const k = groupLabel(m);
+    const k = groupLabel(m, authTypes);
     const g = groups.get(k) ?? [];
     g.push(m);
     groups.set(k, g);
   }
   const labels = [...groups.keys()];
-  const order = labels.map((l, i) => ({ l, i, r: protocolRank(groups.get(l)![0].protocol) })).sort((a, b) => a.r - b.r || a.i - b.i);
+  const order = labels.map((l, i) => ({ l, i, r: protocolRank(groups.get(l)![0].protocol, authTypes) })).sort((a, b) => a.r - b.r || a.i - b.i);
   const rows: PickRow[] = [];
   for (const { l } of order) {
     const models = groups.get(l)!;

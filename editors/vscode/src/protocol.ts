@@ -13,9 +13,11 @@ export type {
   SelectModelParams,
 } from './protocol.generated';
 
-export type Protocol = 'qwen-oauth' | 'openai' | 'openai-responses' | 'anthropic' | 'gemini' | 'vertex-ai';
-export type AuthMethod = Protocol;
-export const PROTOCOL_ORDER: readonly Protocol[] = ['qwen-oauth', 'openai', 'openai-responses', 'anthropic', 'gemini', 'vertex-ai'];
+import type { AuthParams } from './protocol.generated';
+
+/** An auth method id as the schema types it. Which ones exist, in which order and under which
+ * label is only known at run time, from the server (`authTypes` below). */
+export type AuthMethod = NonNullable<AuthParams['method']>;
 
 export type ServerState = 'ready' | 'signingIn' | 'needsAuth' | 'error';
 
@@ -132,11 +134,19 @@ export interface QwenErrorData {
   provider?: string;
 }
 
+/** One auth type (protocol) of the server's catalogue. */
+export interface AuthTypeInfo {
+  id: string;
+  label: string;
+}
+
 /** `capabilities.experimental.qwen` in the initialize result. */
 export interface QwenCapabilities {
   version?: string;
   methods?: string[];
   authMethods?: string[];
+  /** the catalogue's auth types in their order, with their labels (newer servers) */
+  authTypes?: AuthTypeInfo[];
 }
 
 export const Methods = {
@@ -151,19 +161,30 @@ export const Methods = {
   status: 'qwen/status',
 } as const;
 
-const PROTOCOL_LABELS: Record<string, string> = {
-  'qwen-oauth': 'Qwen OAuth',
-  openai: 'OpenAI-compatible',
-  'openai-responses': 'OpenAI Responses API',
-  anthropic: 'Anthropic',
-  gemini: 'Gemini',
-  'vertex-ai': 'Vertex AI',
-};
+/**
+ * The auth types the server announced, in its order. An older server sends only `authMethods`
+ * (their ids stand for their labels); before any server answered there are none. Malformed
+ * entries are dropped rather than trusted.
+ */
+export function announcedAuthTypes(caps: QwenCapabilities | undefined): AuthTypeInfo[] {
+  const typed = Array.isArray(caps?.authTypes) ? caps.authTypes : [];
+  const ok = typed.filter((a): a is AuthTypeInfo => !!a && typeof a.id === 'string' && !!a.id && typeof a.label === 'string');
+  if (ok.length) return ok.map((a) => ({ id: a.id, label: a.label || a.id }));
+  const ids = Array.isArray(caps?.authMethods) ? caps.authMethods : [];
+  return ids.filter((m): m is string => typeof m === 'string' && !!m).map((m) => ({ id: m, label: m }));
+}
 
-/** Human name of a protocol / auth method; unknown ids are shown as they are. */
-export function protocolLabel(p: string | null | undefined): string {
+/** Human name of a protocol / auth method from the server's list; an id it did not announce
+ * (or any id before it answered) is shown as it is. */
+export function protocolLabel(p: string | null | undefined, authTypes: readonly AuthTypeInfo[] = []): string {
   if (!p) return 'no provider';
-  return PROTOCOL_LABELS[p] ?? p;
+  return authTypes.find((a) => a.id === p)?.label ?? p;
+}
+
+/** Position of a protocol in the server's order; ids it did not announce sort after all of them. */
+export function protocolRank(p: string, authTypes: readonly AuthTypeInfo[] = []): number {
+  const i = authTypes.findIndex((a) => a.id === p);
+  return i === -1 ? authTypes.length : i;
 }
 
 export function isApiKeyMethod(m: string): boolean {

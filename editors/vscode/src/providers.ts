@@ -1,6 +1,6 @@
 // Pure: the "Qwen: Sign in" choices from the server's `qwen/providers` catalogue. Nothing about
 // providers, regions, endpoints or models is known here; it all comes from the server.
-import { Provider, protocolLabel } from './protocol';
+import { AuthTypeInfo, Provider } from './protocol';
 
 export interface ProviderRow {
   label: string;
@@ -44,9 +44,9 @@ export function buildProviderRows(providers: readonly Provider[], authMethods?: 
     });
 }
 
-/** Without a catalogue (an older server): one row per advertised method. */
-export function methodRows(authMethods: readonly string[]): ProviderRow[] {
-  return authMethods.map((m) => ({ label: protocolLabel(m), description: m, method: m }));
+/** Without a catalogue (an older server): one row per announced auth type, under its label. */
+export function methodRows(authTypes: readonly AuthTypeInfo[]): ProviderRow[] {
+  return authTypes.map((a) => ({ label: a.label, description: a.id, method: a.id }));
 }
 
 /** Find the row a `qwen.signIn` argument names: a provider id first, else a method. */

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { isCancellation } from './errors';
 import { KeyStore } from './keyStore';
-import { AuthMethod, AuthParams, AuthResult, isApiKeyMethod, Methods, PROTOCOL_ORDER, protocolLabel, ProvidersResult, QwenCapabilities, QwenStatus } from './protocol';
+import { announcedAuthTypes, AuthMethod, AuthParams, AuthResult, isApiKeyMethod, Methods, protocolLabel, ProvidersResult, QwenCapabilities, QwenStatus } from './protocol';
 import { buildProviderRows, checkBaseUrl, checkKeyPrefix, findProviderRow, methodRows, ProviderRow } from './providers';
 import { describeWaiting, isTerminal, SignInEvent, signInReducer, SignInState } from './signin';
 
@@ -40,10 +40,12 @@ export class SignInFlow {
     }
   }
 
-  /** The catalogue from the server; an older server without `qwen/providers` gets one row per method. */
+  /** The catalogue from the server; an older server without `qwen/providers` gets one row per
+   * auth type it announced. No server yet: no rows (the methods are the server's to name). */
   private async rows(): Promise<ProviderRow[]> {
     const caps = this.d.capabilities();
-    const offered = (caps.authMethods?.length ? caps.authMethods : [...PROTOCOL_ORDER]).map(String);
+    const types = announcedAuthTypes(caps);
+    const offered = types.map((a) => a.id);
     const client = this.d.client();
     if (client && (!caps.methods || caps.methods.includes(Methods.providers))) {
       try {
@@ -53,7 +55,7 @@ export class SignInFlow {
         this.d.log.warn(`qwen/providers failed (${(e as Error).message ?? e}); offering the bare methods`);
       }
     }
-    return methodRows(offered);
+    return methodRows(types);
   }
 
   private async flow(arg?: string): Promise<SignInState> {
@@ -62,7 +64,10 @@ export class SignInFlow {
     const rows = await this.rows();
     let row: ProviderRow | undefined;
     if (arg) {
-      row = findProviderRow(rows, arg) ?? { label: protocolLabel(arg), description: arg, method: arg };
+      row = findProviderRow(rows, arg) ?? { label: protocolLabel(arg, announcedAuthTypes(this.d.capabilities())), description: arg, method: arg };
+    } else if (!rows.length) {
+      const message = 'the qwen-lsp server is not running, so there are no sign-in methods to offer yet; run "Qwen: Restart Server" or see "Qwen: Show Log"';
+      return this.finish({ phase: 'failed', message }, undefined, {});
     } else {
       row = await pickProvider(rows);
       if (!row) return this.finish(step({ type: 'cancel' }), undefined, {});

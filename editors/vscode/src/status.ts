@@ -1,5 +1,5 @@
 // Pure rendering of the `qwen/status` notification into what the status bar item shows.
-import { ConfigProblem, LastError, QwenStatus, protocolLabel } from './protocol';
+import { AuthTypeInfo, ConfigProblem, LastError, QwenStatus, protocolLabel } from './protocol';
 
 export type StatusSeverity = 'normal' | 'warning' | 'error';
 
@@ -77,10 +77,11 @@ export function describeLastError(e: LastError): string {
   return `Last completion${e.model ? ` with ${e.model}` : ''} failed (${ERROR_KIND_LABEL[e.kind] ?? e.kind}): ${e.message}`;
 }
 
-export function renderStatus(status: QwenStatus, homeDir?: string): StatusView {
+/** `authTypes`: the server's labels for the provider line (an id without one is shown as it is). */
+export function renderStatus(status: QwenStatus, homeDir?: string, authTypes: readonly AuthTypeInfo[] = []): StatusView {
   const st = STATE[status.state] ?? { icon: '$(question)', label: String(status.state), severity: 'warning' as const };
   const name = modelDisplayName(status);
-  const provider = protocolLabel(status.model?.protocol ?? status.authType);
+  const provider = protocolLabel(status.model?.protocol ?? status.authType, authTypes);
   let text = status.state === 'ready' ? `${st.icon} ${name ?? 'Qwen'}` : `${st.icon} ${name ?? 'Qwen'}: ${st.label}`;
   let severity: StatusSeverity = st.severity;
   let command: StatusCommand = 'qwen.selectModel';

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from qwen_lsp.catalog import AUTH_TYPE_SPECS
+
 from .conftest import openai_models, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -113,3 +115,37 @@ def test_commands_work_without_a_file_buffer(two_models, ws, editor_factory):
         lambda: ed.lua("return #vim.lsp.get_clients({name = 'qwen', bufnr = 0})") == 1, 10
     )
     assert ed.lua("return #vim.lsp.get_clients({name = 'qwen'})") == 1
+
+
+def test_auth_type_order_and_labels_come_from_the_server(two_models, ws, editor_factory):
+    ed = editor_factory()
+    # before any server answered there is no list: an id is shown as it is
+    assert ed.lua("return #require('qwen.client').auth_types(nil)") == 0
+    assert ed.lua("return require('qwen.client').auth_type_label(nil, 'openai')") == "openai"
+    ed.wait_status(lambda s: s["state"] == "ready")
+    client = "require('qwen.client').get(0)"
+    announced = ed.lua(f"return require('qwen.client').auth_types({client})")
+    assert announced == [{"id": a.id, "label": a.label} for a in AUTH_TYPE_SPECS]
+    # a model the server gave no provider label: the server's label of its protocol, else the id
+    group = "return require('qwen.models').group(...)"
+    assert ed.lua(group, {"id": "x", "protocol": "anthropic"}) == "Anthropic"
+    assert ed.lua(group, {"id": "x", "protocol": "vertex-ai"}) == "Vertex AI"
+    assert ed.lua(group, {"id": "x", "protocol": "something-new"}) == "something-new"
+    # one group, two protocols: the server's order decides (vertex-ai after openai-responses)
+    ids = ed.lua(
+        """
+        local ms = {
+          { id = 'v', protocol = 'vertex-ai', provider = 'P' },
+          { id = 'n', protocol = 'something-new', provider = 'P' },
+          { id = 'r', protocol = 'openai-responses', provider = 'P' },
+        }
+        return vim.tbl_map(function(m) return m.id end, require('qwen.models').sorted(ms))
+        """
+    )
+    assert ids == ["r", "v", "n"]
+    # the bare-method picker (a server without qwen/providers) and :Qwen signin completion
+    label = ed.lua(f"return require('qwen.auth').method_label({client}, 'openai-responses')")
+    assert label == "OpenAI Responses API key"
+    ed.lua(f"require('qwen.auth').catalogue[{client}.id] = false")  # no catalogue
+    completions = ed.lua("return vim.fn.getcompletion('Qwen signin ', 'cmdline')")
+    assert completions == [a.id for a in AUTH_TYPE_SPECS]

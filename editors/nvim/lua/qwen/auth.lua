@@ -7,14 +7,6 @@ local util = require('qwen.util')
 
 local M = {}
 
-local LABELS = {
-  ['qwen-oauth'] = 'Qwen OAuth (browser sign-in)',
-  openai = 'OpenAI-compatible API key',
-  anthropic = 'Anthropic API key',
-  gemini = 'Gemini API key',
-  ['vertex-ai'] = 'Vertex AI API key',
-}
-
 --- The sign-in in progress (Qwen OAuth device flow), for the UI and for tests.
 ---@type {client_id: integer, method: string, code: string|nil, uri: string|nil, uri_complete: string|nil, opened: boolean|nil, open_error: string|nil, seen_signing_in: boolean, timer: any}|nil
 M.session = nil
@@ -197,7 +189,7 @@ end
 
 -- Older servers without a catalogue: a key for the protocol's configured endpoint.
 local function api_key(client, method)
-  read_secret(('%s: '):format(LABELS[method] or (method .. ' API key')), function(key)
+  read_secret(('%s: '):format(M.method_label(client, method)), function(key)
     if not key or vim.trim(key) == '' then
       return util.notify('Sign-in cancelled.', vim.log.levels.WARN)
     end
@@ -228,9 +220,13 @@ end
 --- cb(providers|nil): the server's catalogue (asked once per client).
 M.providers = fetch_providers
 
--- The providers this server can sign in to (its authMethods), in catalogue order.
+-- The providers this server can sign in to (its auth types), in catalogue order; a server that
+-- announced none leaves the catalogue as it is.
 local function offered(client, providers)
   local methods = client_mod.auth_methods(client)
+  if #methods == 0 then
+    return providers
+  end
   return vim.tbl_filter(function(p)
     return vim.tbl_contains(methods, p.authType)
   end, providers)
@@ -337,14 +333,23 @@ local function sign_in_provider(client, p, region_id)
 end
 
 -- By auth method, for a server without qwen/providers.
+--- One line of the bare-method picker (a server without qwen/providers): the server's label.
+function M.method_label(client, method)
+  local label = client_mod.auth_type_label(client, method)
+  return label .. (method == 'qwen-oauth' and ' (browser sign-in)' or ' API key')
+end
+
 local function sign_in_method(client, method)
   local methods = client_mod.auth_methods(client)
+  if #methods == 0 then
+    return util.err('qwen-lsp announced no sign-in methods; see :Qwen status and :checkhealth qwen')
+  end
   if not method then
     return vim.ui.select(methods, {
       prompt = 'Sign in to Qwen with',
       kind = 'qwen.auth_method',
       format_item = function(m)
-        return LABELS[m] or m
+        return M.method_label(client, m)
       end,
     }, function(choice)
       if choice then
@@ -432,7 +437,8 @@ function M.complete(arglead)
       end, offered(c, have))
     end
   end
-  ids = ids or (c and client_mod.auth_methods(c) or client_mod.ALL_AUTH_METHODS)
+  -- no server yet: nothing to offer (the methods are the server's to name)
+  ids = ids or client_mod.auth_methods(c)
   return vim.tbl_filter(function(m)
     return vim.startswith(m, arglead or '')
   end, ids)

@@ -323,14 +323,43 @@ function M.qwen_caps(client)
   return type(q) == 'table' and q or {}
 end
 
-M.ALL_AUTH_METHODS = { 'qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai' }
-
-function M.auth_methods(client)
-  local m = M.qwen_caps(client).authMethods
-  if type(m) == 'table' and #m > 0 then
-    return m
+--- The auth types the server announced (capabilities.experimental.qwen.authTypes): {id, label}
+--- in its catalogue's order. An older server sends only authMethods (each id stands for its
+--- label); before a server answered there are none: the list is the server's alone.
+function M.auth_types(client)
+  local q = M.qwen_caps(client)
+  local out = {}
+  for _, a in ipairs(type(q.authTypes) == 'table' and q.authTypes or {}) do
+    if type(a) == 'table' and type(a.id) == 'string' and a.id ~= '' then
+      local label = (type(a.label) == 'string' and a.label ~= '') and a.label or a.id
+      out[#out + 1] = { id = a.id, label = label }
+    end
   end
-  return M.ALL_AUTH_METHODS
+  if #out == 0 then
+    for _, m in ipairs(type(q.authMethods) == 'table' and q.authMethods or {}) do
+      if type(m) == 'string' and m ~= '' then
+        out[#out + 1] = { id = m, label = m }
+      end
+    end
+  end
+  return out
+end
+
+--- The announced auth type ids, in order.
+function M.auth_methods(client)
+  return vim.tbl_map(function(a)
+    return a.id
+  end, M.auth_types(client))
+end
+
+--- The server's label of an auth type; an id it did not announce is shown as it is.
+function M.auth_type_label(client, id)
+  for _, a in ipairs(M.auth_types(client)) do
+    if a.id == id then
+      return a.label
+    end
+  end
+  return id
 end
 
 return M

@@ -5,41 +5,45 @@ local util = require('qwen.util')
 
 local M = {}
 
-M.PROTOCOL_ORDER = { 'qwen-oauth', 'openai', 'anthropic', 'gemini', 'vertex-ai' }
-M.PROTOCOL_LABELS = {
-  ['qwen-oauth'] = 'Qwen OAuth',
-  openai = 'OpenAI-compatible',
-  anthropic = 'Anthropic',
-  gemini = 'Gemini',
-  ['vertex-ai'] = 'Vertex AI',
-}
-
 --- Last listModels/selectModel result (used for command-line completion).
 M.cache = nil ---@type {authType: string|nil, current: string|nil, models: table[]}|nil
 
-local function rank(protocol)
-  for i, p in ipairs(M.PROTOCOL_ORDER) do
-    if p == protocol then
+-- The server's auth types (order and labels) of the client for the current buffer.
+local function auth_types()
+  return client_mod.auth_types(client_mod.get(0))
+end
+
+local function rank(types, protocol)
+  for i, a in ipairs(types) do
+    if a.id == protocol then
       return i
     end
   end
-  return #M.PROTOCOL_ORDER + 1
+  return #types + 1
 end
 
---- The group a model is shown under: its provider's label (from the server), else its protocol's.
-function M.group(m)
+--- The group a model is shown under: its provider's label (from the server), else the server's
+--- label of its protocol (an id it did not announce as it is). types: client.auth_types().
+function M.group(m, types)
   if type(m.provider) == 'string' and m.provider ~= '' then
     return m.provider
   end
-  return M.PROTOCOL_LABELS[m.protocol] or m.protocol or '?'
+  for _, a in ipairs(types or auth_types()) do
+    if a.id == m.protocol then
+      return a.label
+    end
+  end
+  return m.protocol or '?'
 end
 
---- Models grouped by provider (groups in the order the server lists them), then by protocol;
+--- Models grouped by provider (groups in the order the server lists them), then by protocol in
+--- the order of the server's auth types;
 --- stable within a group.
 function M.sorted(models)
+  local types = auth_types()
   local first, items = {}, {}
   for i, m in ipairs(models or {}) do
-    local g = M.group(m)
+    local g = M.group(m, types)
     first[g] = first[g] or i
     items[#items + 1] = { m = m, i = i, g = first[g] }
   end
@@ -47,7 +51,7 @@ function M.sorted(models)
     if a.g ~= b.g then
       return a.g < b.g
     end
-    local ra, rb = rank(a.m.protocol), rank(b.m.protocol)
+    local ra, rb = rank(types, a.m.protocol), rank(types, b.m.protocol)
     if ra ~= rb then
       return ra < rb
     end
@@ -62,7 +66,7 @@ end
 M.REFRESH = { refresh = true }
 
 --- One picker line: provider (padded to width), name (id), then source and credentials.
-function M.format_item(m, width)
+function M.format_item(m, width, types)
   if m.refresh then
     return '↻ Refresh: ask the endpoints for their models again'
   end
@@ -77,7 +81,7 @@ function M.format_item(m, width)
   if m.hasCredentials == false then
     flags[#flags + 1] = '⚠ no credentials'
   end
-  local group = M.group(m)
+  local group = M.group(m, types)
   local pad = math.max(width or 0, vim.fn.strdisplaywidth(group))
   return ('%s%s  %s%s'):format(
     group,
@@ -200,16 +204,17 @@ function M.pick(ask)
     if #models == 0 then
       return util.notify('No models configured. See :QwenConfig and :checkhealth qwen.', vim.log.levels.WARN)
     end
+    local types = auth_types()
     local width = 0
     for _, m in ipairs(models) do
-      width = math.max(width, vim.fn.strdisplaywidth(M.group(m)))
+      width = math.max(width, vim.fn.strdisplaywidth(M.group(m, types)))
     end
     local items = vim.list_extend(vim.list_slice(models), { M.REFRESH })
     vim.ui.select(items, {
       prompt = 'Qwen model',
       kind = 'qwen.model',
       format_item = function(m)
-        return M.format_item(m, width)
+        return M.format_item(m, width, types)
       end,
     }, function(choice)
       if choice and choice.refresh then

@@ -89,8 +89,12 @@ describe('server start and status bar', () => {
     const prop = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')).contributes.configuration.properties['qwen.authType'];
     const methods = ext.capabilities.authMethods ?? [];
     expect(methods.length).toBeGreaterThan(0);
+    // the order and labels the extension uses are the server's catalogue, as announced
+    expect(ext.authTypes()).toEqual(ext.capabilities.authTypes);
+    expect(ext.authTypes().map((a) => a.id)).toEqual(methods);
+    expect(ext.authTypes().every((a) => a.label.length > 0)).toBe(true);
     // "" = no preference; a settings schema cannot be dynamic, so it must be kept in step by hand
-    expect([...prop.enum].sort()).toEqual(['', ...methods].sort());
+    expect(prop.enum).toEqual(['', ...methods]);
     expect(prop.enumDescriptions).toHaveLength(prop.enum.length);
   });
 

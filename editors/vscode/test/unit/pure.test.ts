@@ -3,12 +3,42 @@ import { describe, expect, test } from 'vitest';
 import { renderConfigMarkdown } from '../../src/configView';
 import { describeError, NotificationThrottle, RestartBudget } from '../../src/errors';
 import { buildModelPicker, modelRows } from '../../src/models';
-import { ERROR_KINDS, ModelList, Provider, QwenStatus } from '../../src/protocol';
+import { announcedAuthTypes, AuthTypeInfo, ERROR_KINDS, ModelList, Provider, protocolLabel, QwenStatus } from '../../src/protocol';
 import { buildProviderRows, checkBaseUrl, checkKeyPrefix, findProviderRow, methodRows } from '../../src/providers';
 import { KeyStore } from '../../src/keyStore';
 import { MemoryMemento, MemorySecrets } from './helpers';
 import { describeWaiting, signInReducer, SignInState } from '../../src/signin';
 import { describeLastError, describeProblem, renderStarting, renderStatus, renderStopped } from '../../src/status';
+
+// What a server announces in capabilities.experimental.qwen.authTypes; the editor has no list of its own.
+const AUTH_TYPES: AuthTypeInfo[] = [
+  { id: 'qwen-oauth', label: 'Qwen OAuth' },
+  { id: 'openai', label: 'OpenAI-compatible' },
+  { id: 'anthropic', label: 'Anthropic' },
+  { id: 'gemini', label: 'Gemini' },
+];
+
+describe('auth types come from the server', () => {
+  test('authTypes are taken in the server\'s order; an older server\'s authMethods stand for their labels', () => {
+    expect(announcedAuthTypes({ authTypes: AUTH_TYPES, authMethods: ['x'] })).toEqual(AUTH_TYPES);
+    expect(announcedAuthTypes({ authMethods: ['openai', 'gemini'] })).toEqual([{ id: 'openai', label: 'openai' }, { id: 'gemini', label: 'gemini' }]);
+    expect(announcedAuthTypes({})).toEqual([]);
+    expect(announcedAuthTypes(undefined)).toEqual([]);
+  });
+
+  test('malformed entries are dropped, an empty label falls back to the id', () => {
+    const caps = { authTypes: [{ id: 'openai', label: '' }, { label: 'no id' }, null, 'gemini', { id: 'anthropic', label: 'Anthropic' }] } as any;
+    expect(announcedAuthTypes(caps)).toEqual([{ id: 'openai', label: 'openai' }, { id: 'anthropic', label: 'Anthropic' }]);
+  });
+
+  test('labels are the server\'s; an id it did not announce (or any before it answered) is shown as it is', () => {
+    expect(protocolLabel('openai', AUTH_TYPES)).toBe('OpenAI-compatible');
+    expect(protocolLabel('openai', [{ id: 'openai', label: 'Renamed by the server' }])).toBe('Renamed by the server');
+    expect(protocolLabel('vertex-ai', AUTH_TYPES)).toBe('vertex-ai');
+    expect(protocolLabel('openai')).toBe('openai');
+    expect(protocolLabel(null, AUTH_TYPES)).toBe('no provider');
+  });
+});
 
 describe('status rendering', () => {
   const model = { id: 'qwen3-coder-plus', name: 'Qwen3 Coder Plus', protocol: 'openai' };
@@ -18,7 +48,7 @@ describe('status rendering', () => {
     ['needsAuth', '$(key) Qwen3 Coder Plus: needs sign-in', 'needs sign-in', 'warning'],
     ['error', '$(error) Qwen3 Coder Plus: error', 'error', 'error'],
   ] as const)('%s', (state, text, label, severity) => {
-    const v = renderStatus({ state, authType: 'openai', model, message: state === 'error' ? 'settings.json is broken' : undefined });
+    const v = renderStatus({ state, authType: 'openai', model, message: state === 'error' ? 'settings.json is broken' : undefined }, undefined, AUTH_TYPES);
     expect(v.text).toBe(text);
     expect(v.stateLabel).toBe(label);
     expect(v.severity).toBe(severity);
@@ -30,10 +60,14 @@ describe('status rendering', () => {
   });
 
   test('no model: generic name, provider from authType', () => {
-    const v = renderStatus({ state: 'needsAuth', authType: 'qwen-oauth', model: null });
+    const v = renderStatus({ state: 'needsAuth', authType: 'qwen-oauth', model: null }, undefined, AUTH_TYPES);
     expect(v.text).toBe('$(key) Qwen: needs sign-in');
     expect(v.tooltip).toContain('no model selected');
     expect(v.tooltip).toContain('Provider: Qwen OAuth');
+  });
+
+  test('before the server announced its auth types the provider is the raw id', () => {
+    expect(renderStatus({ state: 'ready', authType: 'openai', model }).tooltip).toContain('Provider: openai\n');
   });
 
   test('nothing configured at all', () => {
@@ -106,12 +140,23 @@ describe('model picker grouping', () => {
       { id: 'gem', protocol: 'gemini', hasCredentials: false, current: false },
     ],
   };
-  const rows = buildModelPicker(list);
+  const rows = buildModelPicker(list, AUTH_TYPES);
 
-  test('separators in protocol order, unknown protocols last, server order kept inside a group', () => {
+  test('separators in the server\'s order, unannounced protocols last, server order kept inside a group', () => {
     const seps = rows.filter((r) => r.kind === 'separator').map((r) => r.label);
     expect(seps).toEqual(['Qwen OAuth', 'OpenAI-compatible', 'Anthropic', 'Gemini', 'something-new', '']);
     expect(modelRows(rows).map((r) => r.model.id)).toEqual(['coder-model', 'gpt-x', 'gpt-z', 'claude-y', 'gem', 'exotic']);
+  });
+
+  test('the order and labels are whatever the server announced', () => {
+    const reversed = [...AUTH_TYPES].reverse().map((a) => ({ ...a, label: `${a.label}!` }));
+    const seps = buildModelPicker(list, reversed).filter((r) => r.kind === 'separator').map((r) => r.label);
+    expect(seps).toEqual(['Gemini!', 'Anthropic!', 'OpenAI-compatible!', 'Qwen OAuth!', 'something-new', '']);
+  });
+
+  test('before the server answered: raw ids, in the order the models came', () => {
+    const seps = buildModelPicker(list).filter((r) => r.kind === 'separator').map((r) => r.label);
+    expect(seps).toEqual(['anthropic', 'openai', 'qwen-oauth', 'something-new', 'gemini', '']);
   });
 
   test('current model is marked, models without credentials are flagged', () => {
@@ -292,7 +337,7 @@ describe('sign-in picker rows from qwen/providers', () => {
   });
 
   test('a command argument names a provider id first, else a bare method', () => {
-    const rows = [...buildProviderRows(PROVIDERS), ...methodRows(['anthropic'])];
+    const rows = [...buildProviderRows(PROVIDERS), ...methodRows([{ id: 'anthropic', label: 'Anthropic' }])];
     expect(findProviderRow(rows, 'plan-x')?.label).toBe('Plan X');
     expect(findProviderRow(rows, 'anthropic')).toMatchObject({ method: 'anthropic', label: 'Anthropic' });
     expect(findProviderRow(rows, 'nope')).toBeUndefined();

@@ -10,35 +10,21 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.llm_upstream import FakeUpstream
-
-# Variables that would change resolution if inherited from the developer's or CI's shell.
-_SCRUB_PREFIXES = (
-    "OPENAI_",
-    "ANTHROPIC_",
-    "GEMINI_",
-    "GOOGLE_",
-    "QWEN_",
-    "DASHSCOPE_",
-    "BAILIAN_",
-)
-_SCRUB_EXACT = ("NO_BROWSER", "BROWSER", "DEBUG", "DEBUG_MODE", "SSH_CONNECTION")
+from tests.lsp.env import home_vars, is_scrubbed
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
+    """The test process' HOME, XDG directories and system settings path, all private; the
+    servers a test starts inherit them (tests/lsp/env.py server_env)."""
     home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    for sub in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        d = home / ("." + sub.split("_")[1].lower())
-        d.mkdir(exist_ok=True)
-        monkeypatch.setenv(sub, str(d))
     for name in list(os.environ):
-        if name.startswith(_SCRUB_PREFIXES) or name in _SCRUB_EXACT:
+        if is_scrubbed(name):
             monkeypatch.delenv(name, raising=False)
-    # The system settings file must not leak in from the machine either.
-    monkeypatch.setenv("QWEN_CODE_SYSTEM_SETTINGS_PATH", str(home / "no-system-settings.json"))
+    for name, value in home_vars(home).items():
+        monkeypatch.setenv(name, value)
     return home
 
 

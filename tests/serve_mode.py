@@ -30,6 +30,12 @@ def server_args(args: Sequence[str]) -> list[str]:
     return ["-m", "qwen_lsp", *args]
 
 
+def runtime_for(args: Sequence[str] = ()) -> Runtime | None:
+    """A private daemon directory for a test server started with `args` in attach mode; None
+    when standalone, or when the test runs `attach` itself (then it brings its own)."""
+    return Runtime() if ATTACH and "attach" not in args else None
+
+
 class Runtime:
     """A private runtime directory (short: socket paths are limited to 107 bytes)."""
 

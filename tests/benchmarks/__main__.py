@@ -110,12 +110,13 @@ run. Reproduce with:
 .venv/bin/python -m tests.benchmarks --quick  # smoke run, prints only
 ```
 
-How it measures: a lean asyncio JSON-RPC client (raw pipes, no pygls) drives
-`python -m qwen_lsp` with a temp HOME whose settings.json points `modelProviders.openai` at the
-loopback fake upstream (tests/fakes/llm_upstream.py), run in its own process with timestamps on
-every delta write, request arrival and client hang-up (tests/benchmarks/fakeproc.py). Times are
-wall-clock medians with min–max or p50/p99; A and B runs are interleaved so machine noise hits
-both; CPU time is read from /proc next to wall time. No test asserts a time.
+How it measures: a lean asyncio JSON-RPC client (tests/lsp/async_client.py: raw pipes, no
+pygls) drives `python -m qwen_lsp` with a temp HOME whose settings.json points
+`modelProviders.openai` at the loopback fake upstream (tests/fakes/llm_upstream.py), run in its
+own process with timestamps on every delta write, request arrival and client hang-up
+(tests/benchmarks/fakeproc.py). Times are wall-clock medians with min–max or p50/p99; A and B
+runs are interleaved so machine noise hits both; CPU time is read from /proc next to wall time.
+No test asserts a time.
 """
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.lsp.env import SERVER_PATH, home_vars, scrubbed
+
 from .rpc import Client, RpcError, proc_cpu, proc_rss_mb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +24,6 @@ PY = sys.executable
 SERVER = [PY, "-m", "qwen_lsp"]
 FLOOR = [PY, str(Path(__file__).with_name("floor_server.py"))]
 KEY = "sk-bench-fake-key-0000000000001234"
-_SCRUB = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_", "QWEN_", "DASHSCOPE_", "BAILIAN_")
 
 
 # ---- statistics --------------------------------------------------------------------------------
@@ -91,23 +92,14 @@ class Env:
         (self.home / ".qwen" / "settings.json").write_text(json.dumps(data, indent=2))
 
     def environ(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(_SCRUB) and k not in ("PYTHONSTARTUP", "DEBUG", "DEBUG_MODE")
-        }
+        env = scrubbed(os.environ)
+        env.update(home_vars(self.home, self.root / "no-system-settings.json"))
         env.update(
-            HOME=str(self.home),
             QWEN_HOME=str(self.home / ".qwen"),
-            QWEN_CODE_SYSTEM_SETTINGS_PATH=str(self.root / "no-system-settings.json"),
             FAKE_KEY=KEY,
-            PYTHONPATH=str(REPO / "server") + os.pathsep + str(REPO),
+            PYTHONPATH=SERVER_PATH + os.pathsep + str(REPO),
             NO_BROWSER="1",
         )
-        for sub in ("CONFIG", "DATA", "STATE", "CACHE"):
-            d = self.home / f".{sub.lower()}"
-            d.mkdir(exist_ok=True)
-            env[f"XDG_{sub}_HOME"] = str(d)
         return env
 
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qwen_lsp.stdio import parse_headers
 from tests.auth.conftest import seed_credentials
 from tests.fakes.llm_upstream import FakeUpstream
 from tests.fakes.oauth_server import FakeOAuthServer
-from tests.reliability.rawlsp import RawLsp, frame
+from tests.lsp.framing import MessageReader, frame, frame_body
+from tests.reliability.rawlsp import RawLsp
 from tests.serve_mode import Runtime
 
 from .conftest import KEY, user_settings
@@ -219,13 +219,13 @@ def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(30)
         s.connect(str(path))
-        reader = s.makefile("rb")
+        reader = MessageReader(s.recv)
 
         def call(rid: int, method: str, params: Any) -> dict[str, Any]:
             s.sendall(frame({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
             while True:
-                n = parse_headers(_read_head(reader))
-                msg: dict[str, Any] = json.loads(reader.read(n))
+                msg: dict[str, Any] | None = reader.next()
+                assert msg is not None, "the daemon closed the connection"
                 if msg.get("id") == rid and "method" not in msg:
                     return msg
 
@@ -236,17 +236,8 @@ def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
         assert out["result"]["text"] == "echo: direct"
         assert call(3, "shutdown", None)["result"] is None
         s.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
-        assert reader.read() == b""  # the daemon closed it: no frame of ours in an LSP stream
+        assert reader.drain() == b""  # the daemon closed it: no frame of ours in an LSP stream
     assert a.result("qwen/listModels")["current"] == "fake-model"
-
-
-def _read_head(reader: Any) -> bytes:
-    head = b""
-    while not head.endswith(b"\r\n\r\n"):
-        ch = reader.read(1)
-        assert ch, "the daemon closed the connection"
-        head += ch
-    return head
 
 
 def test_a_window_killed_mid_request_leaves_the_others_running(
@@ -256,7 +247,7 @@ def test_a_window_killed_mid_request_leaves_the_others_running(
     a = attach("a")
     b = attach("b")
     a.send_request("qwen/complete", {"prompt": "never answered"})
-    a.send_bytes(b"Content-Length: 5\r\n\r\n{bad}")  # garbage on the way, too
+    a.send_bytes(frame_body(b"{bad}"))  # garbage on the way, too
     a.kill()  # the editor dies with a request in flight
     for i in range(3):
         assert b.result("qwen/complete", {"prompt": f"b{i}"})["text"] == f"echo: b{i}"

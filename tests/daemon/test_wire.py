@@ -7,10 +7,11 @@ import marshal
 import pytest
 
 from qwen_lsp.daemon import wire
+from tests.lsp.framing import frame_body
 
 
 def _lsp(body: bytes) -> bytes:
-    return b"Content-Length: %d\r\nContent-Type: x\r\n\r\n%s" % (len(body), body)
+    return frame_body(body, b"Content-Type: x\r\n")
 
 
 def test_demux_splits_lsp_log_and_exit_frames_across_any_chunking() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.lsp.sync_client import SyncClient
+
 REPO = Path(__file__).resolve().parents[2]
 # Resolved at import, before the test-wide fixture swaps HOME: reuse the machine's pip cache.
 PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")
@@ -44,48 +46,15 @@ def clean_env(home: Path) -> dict[str, str]:
 def lsp_handshake(cmd: str, cwd: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     """initialize, initialized, qwen/listModels, shutdown, exit — each request answered before
     the next is sent, as an editor does. Every message the server wrote, in order."""
-    proc = subprocess.Popen([cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=cwd, env=env)
-    stdin, stdout = proc.stdin, proc.stdout
-    assert stdin is not None and stdout is not None
-    got: list[dict[str, Any]] = []
-
-    def send(obj: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **obj}).encode()
-        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        stdin.flush()
-
-    def read_until_answer(msg_id: int) -> None:
-        while True:
-            length = 0
-            while line := stdout.readline().strip():
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            msg = json.loads(stdout.read(length))
-            got.append(msg)
-            if msg.get("id") == msg_id and "method" not in msg:
-                return
-
+    client = SyncClient([cmd], env=env, workspace=cwd)
     try:
-        send(
-            {
-                "id": 1,
-                "method": "initialize",
-                "params": {"processId": None, "rootUri": cwd.as_uri(), "capabilities": {}},
-            }
-        )
-        read_until_answer(1)
-        send({"method": "initialized", "params": {}})
-        send({"id": 2, "method": "qwen/listModels", "params": {}})
-        read_until_answer(2)
-        send({"id": 3, "method": "shutdown"})
-        read_until_answer(3)
-        send({"method": "exit"})
-        assert proc.wait(timeout=30) == 0
+        client.initialize()
+        client.result("qwen/listModels", {})
+        assert client.shutdown(timeout=30) == 0, bytes(client.stderr[-3000:])
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return got
+        if client.alive():
+            client.kill()
+    return client.messages
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pytest
+
+from tests.lsp.framing import FrameParser, frame_body
 
 from .rawlsp import RawLsp, assert_no_traceback, frame
 
@@ -36,7 +37,7 @@ def _parse_errors(lsp: RawLsp) -> list[dict]:
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"Content-Length: 5\r\n\r\nhello", b"Content-Length: 4\r\n\r\n\xff\xfe\xfd\xfc"],
+    [frame_body(b"hello"), frame_body(b"\xff\xfe\xfd\xfc")],
     ids=["not-json", "not-utf8"],
 )
 def test_unparsable_body_gets_a_parse_error_and_the_session_goes_on(
@@ -92,8 +93,7 @@ def test_json_rpc_batches_and_non_objects_do_not_break_the_session(
 ) -> None:
     lsp = spawn()
     for body in ([{"jsonrpc": "2.0", "id": 900, "method": "qwen/config"}], 42, "x", None):
-        data = json.dumps(body).encode()
-        lsp.send_bytes(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        lsp.send_bytes(frame(body))
     assert "result" in lsp.request("qwen/listModels", {})
     assert lsp.alive()
     for text in lsp.log_messages():
@@ -106,7 +106,7 @@ def test_a_request_too_deeply_nested_to_parse_is_still_answered(
     lsp = spawn()
     nested = "[" * 100_000 + "]" * 100_000
     body = f'{{"jsonrpc": "2.0", "id": 777, "method": "qwen/config", "params": {nested}}}'
-    lsp.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body.encode())
+    lsp.send_bytes(frame_body(body.encode()))
     assert "result" in lsp.request("qwen/listModels", {})
     r = lsp.wait_response(777, 3)
     assert "error" in r
@@ -114,3 +114,25 @@ def test_a_request_too_deeply_nested_to_parse_is_still_answered(
 
 def test_frame_helper_is_sane() -> None:
     assert frame({"a": 1}) == b'Content-Length: 8\r\n\r\n{"a": 1}'
+    assert frame({"a": 1}, compact=True) == b'Content-Length: 7\r\n\r\n{"a":1}'
+    assert (
+        frame_body(b"{}", b"Content-Type: x\r\n")
+        == b"Content-Length: 2\r\nContent-Type: x\r\n\r\n{}"
+    )
+
+
+def test_the_clients_parser_reads_any_chunking_and_keeps_what_it_cannot_parse() -> None:
+    """The reader every test client uses: a test must see bad frames, not lose them."""
+    stream = (
+        frame_body('{"id": 1,\r\n\r\n"t": "é"}'.encode())  # a blank line and UTF-8 inside
+        + b"Content-Type: x\r\n\r\n"
+        + frame_body(b"{nope")
+        + frame({"method": "m"}, extra_headers=b"Content-Type: y\r\n")
+        + b"Content-Length: 9\r\n\r\n{"
+    )
+    for size in (1, 3, 64, len(stream)):
+        p = FrameParser()
+        got = [m for i in range(0, len(stream), size) for m in p.feed(stream[i : i + size])]
+        assert got == [{"id": 1, "t": "é"}, {"method": "m"}], size
+        assert p.bad_frames == [b"Content-Type: x", b"{nope"], size
+        assert p.pending == b"Content-Length: 9\r\n\r\n{", size

@@ -4,7 +4,6 @@ escapes from upstream text, and settings changes that must not forget the editor
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import stat
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
+from tests.lsp.framing import MessageReader
 
 from .conftest import openai_settings, write_json
 from .rawlsp import RawLsp, assert_no_traceback, frame, server_env
@@ -91,25 +91,10 @@ def _start_tcp(home: Path, port: int, *extra: str, **env: str) -> subprocess.Pop
 
 
 def _read_message(sock: socket.socket) -> dict[str, Any] | None:
-    buf = b""
+    """The first message on a fresh connection; None if the server closes it first."""
     sock.settimeout(20)
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":")[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        rest += chunk
-    return json.loads(rest[:length])  # type: ignore[no-any-return]
+    msg: dict[str, Any] | None = MessageReader(sock.recv).next()
+    return msg
 
 
 def _initialize(sock: socket.socket, token: str | None) -> dict[str, Any] | None:

@@ -1,12 +1,15 @@
-"""Drive the real `qwen-lsp` over stdio the way an editor does, with a private HOME."""
+"""Drive the real `qwen-lsp` over stdio the way an editor does, with a private HOME.
+
+This is the typed client: pygls' LanguageClient with pytest-lsp's capabilities of a real editor,
+so tests speak lsprotocol types and see JsonRpcException as an editor's library would. Where the
+server is started, and with what environment, is tests/lsp (shared with RawLsp and the
+benchmark); the framing is pygls' own, which is the point of an editor-like client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +26,9 @@ from pygls.protocol import (
 from pytest_lsp import client_capabilities
 
 from tests import serve_mode
+from tests.lsp.env import REPO, server_argv, server_env
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "Harness"]
 
 
 def _raw_converter() -> Any:
@@ -43,11 +47,8 @@ class Harness:
         self.qwen_home.mkdir(exist_ok=True)
         self.workspace = workspace
         workspace.mkdir(parents=True, exist_ok=True)
-        self.env: dict[str, str] = {
-            k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)
-        }
-        self.env["PYTHONPATH"] = str(REPO / "server")
-        self.runtime = serve_mode.Runtime() if serve_mode.ATTACH else None
+        self.env: dict[str, str] = server_env(home)
+        self.runtime = serve_mode.runtime_for()
         if self.runtime is not None:
             self.env = self.runtime.env(self.env)
         self.statuses: list[dict[str, Any]] = []
@@ -124,9 +125,7 @@ class Harness:
                 title = choose(self.message_requests[-1])
                 return None if title is None else {"title": title}
 
-        await c.start_io(
-            sys.executable, *serve_mode.server_args(args), env=self.env, cwd=str(self.workspace)
-        )
+        await c.start_io(*server_argv(args), env=self.env, cwd=str(self.workspace))
         proc = c._server
         assert proc is not None and proc.stderr is not None
         self._stderr_task = asyncio.create_task(self._drain(proc.stderr))

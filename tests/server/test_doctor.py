@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from .harness import REPO
+from tests.lsp.env import server_env
+
 from .test_status_problems import BROKEN
 
 KEY = "sk-fake-doctor-000000009876"
 
 
 def doctor(home: Path, ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO / "server")}
     ws.mkdir(exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "qwen_lsp", "doctor", "--workspace", str(ws), *args],
-        env=env,
+        env=server_env(home),
         capture_output=True,
         text=True,
         timeout=60,

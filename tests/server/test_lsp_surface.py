@@ -11,6 +11,7 @@ import sys
 from lsprotocol import types
 
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
+from tests.lsp.framing import frame, frame_body
 
 from .harness import REPO, Harness
 from .test_basics import KEY, openai_settings
@@ -199,10 +200,8 @@ async def test_garbage_framing_does_not_kill_the_server(lsp: Harness, fake: Fake
     assert lsp.client is not None and lsp.client._server is not None
     stdin = lsp.client._server.stdin
     assert stdin is not None
-    body = b"{not json"
-    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    body2 = json.dumps({"jsonrpc": "2.0", "id": 999, "method": "qwen/nope", "params": {}}).encode()
-    stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body2), body2))
+    stdin.write(frame_body(b"{not json"))
+    stdin.write(frame({"jsonrpc": "2.0", "id": 999, "method": "qwen/nope", "params": {}}))
     await stdin.drain()
     models = await lsp.request("qwen/listModels")
     assert models["models"] == []

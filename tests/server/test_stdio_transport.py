@@ -4,8 +4,6 @@ be skipped without taking the server down."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,13 +11,8 @@ from typing import Any
 import pytest
 
 from qwen_lsp.stdio import FramingError, parse_headers, read_messages
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def frame(obj: Any, extra: bytes = b"") -> bytes:
-    body = json.dumps(obj).encode()
-    return b"Content-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+from tests.lsp.env import server_env
+from tests.lsp.framing import frame, read_message
 
 
 @pytest.mark.parametrize(
@@ -89,7 +82,9 @@ async def test_bad_messages_are_skipped_and_the_next_one_is_read() -> None:
         + b"Content-Length: nope\r\n\r\n"
         + frame({"jsonrpc": "2.0", "method": "boom"})
         + b"Content-Length: 5\r\n\r\n{nope"
-        + frame({"jsonrpc": "2.0", "method": "a"}, b"Content-Type: application/json\r\n")
+        + frame(
+            {"jsonrpc": "2.0", "method": "a"}, extra_headers=b"Content-Type: application/json\r\n"
+        )
         + b"\r\n"
         + frame({"jsonrpc": "2.0", "method": "b", "params": {"t": "é"}})
         + b"Content-Length: 50\r\n\r\n{}"  # cut off by EOF
@@ -102,8 +97,10 @@ async def test_bad_messages_are_skipped_and_the_next_one_is_read() -> None:
     assert b'"code":-32700' in writer.data  # the body that was not JSON got a ParseError
 
 
-async def test_real_server_survives_garbage_before_initialize(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "server"))
+async def test_real_server_survives_garbage_before_initialize(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    env = server_env(isolated_home)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -123,16 +120,12 @@ async def test_real_server_survives_garbage_before_initialize(tmp_path: Path) ->
     }
     proc.stdin.write(b"Nonsense\r\n\r\nContent-Length: 3\r\n\r\n{x]" + frame(init))
     try:
-        head = await asyncio.wait_for(proc.stdout.readuntil(b"\r\n\r\n"), 60)
-        n = parse_headers(head)
-        first = json.loads(await proc.stdout.readexactly(n))
+        first = await asyncio.wait_for(read_message(proc.stdout), 60)
         assert first["error"]["code"] == -32700  # the `{x]` body
-        head = await asyncio.wait_for(proc.stdout.readuntil(b"\r\n\r\n"), 60)
-        reply = json.loads(await proc.stdout.readexactly(parse_headers(head)))
+        reply = await asyncio.wait_for(read_message(proc.stdout), 60)
         assert reply["id"] == 1 and "qwen" in reply["result"]["capabilities"]["experimental"]
         proc.stdin.write(frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
-        head = await asyncio.wait_for(proc.stdout.readuntil(b"\r\n\r\n"), 60)
-        assert json.loads(await proc.stdout.readexactly(parse_headers(head)))["id"] == 2
+        assert (await asyncio.wait_for(read_message(proc.stdout), 60))["id"] == 2
         proc.stdin.write(frame({"jsonrpc": "2.0", "method": "exit"}))
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:

@@ -204,10 +204,12 @@ async def test_discovery_happens_in_the_background_without_refresh(
 
     # qwen/listModels answers from what is known; the listing arrives in the background and
     # is announced with a qwen/status (the model list changed).
+    # Count statuses before asking: one that arrives while the request is answered counts.
+    n = len(lsp.statuses)
     out = await lsp.request("qwen/listModels", {})
     while not discovered(out):
-        n = len(lsp.statuses)
         await lsp.wait_status(lambda s, n=n: len(lsp.statuses) > n)
+        n = len(lsp.statuses)
         out = await lsp.request("qwen/listModels", {})
     assert "qwen3-coder-flash" in discovered(out)
 

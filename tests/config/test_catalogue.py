@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from typing import get_args
 
 from qwen_lsp import catalog
 from qwen_lsp.__main__ import _parser
 from qwen_lsp.config import Overrides, Sourced
 from qwen_lsp.config.resolve import BASE_VARS, KEY_VARS, MODEL_VARS, ExtraModel
 from qwen_lsp.params import AuthParams, SelectModelParams, parse
+from qwen_lsp.target import AuthType
 
 from .conftest import World, diag_text
 
@@ -28,6 +30,8 @@ def test_every_auth_type_list_comes_from_the_catalogue() -> None:
     for p in catalog.PROVIDERS:
         assert p.auth_type in ids and parse(AuthParams, {"provider": p.id}).provider == p.id
         assert p.needs_base_url or p.regions or p.auth_type == "qwen-oauth", p.id
+    # The type checker's Literal only types the catalogue's list; it must name the same ids.
+    assert get_args(AuthType) == ids
 
 
 def test_unknown_method_and_provider_are_named() -> None:

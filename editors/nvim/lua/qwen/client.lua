@@ -98,10 +98,7 @@ local function announce_shared_failure(why, source)
 end
 
 local function shared_failed(root, cbs, source)
-  announce_shared_failure(
-    server.attach_failure_message() or 'qwen-lsp attach exited with code 2 (see :LspLog)',
-    source
-  )
+  announce_shared_failure(server.attach_failure_message() or 'qwen-lsp attach exited with code 2 (see :LspLog)', source)
   local first
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if M.attachable(buf) and M.root_for(buf) == root then

@@ -67,7 +67,9 @@ local function found(exe, source)
       source = source,
       exe = exe,
       shared = true,
-      direct = mode ~= 'shim' or nil,
+      -- 0.11's vim.lsp.rpc.connect (what the tests run) holds messages until the pipe is
+      -- connected; 0.10 keeps the shim.
+      direct = (mode ~= 'shim' and require('qwen.util').has_011) or nil,
       standalone = { exe },
     }
   end

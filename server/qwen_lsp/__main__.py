@@ -196,6 +196,10 @@ def _attach_fast(args: Sequence[str]) -> dict[str, str | None] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["attach"]:
+        if "--ensure" in args[1:]:
+            from .daemon import attach
+
+            return attach.ensure()
         fast = _attach_fast(args[1:])
         if fast is not None:
             from .daemon import attach

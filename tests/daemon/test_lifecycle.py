@@ -59,12 +59,13 @@ def _settle(runtime: Runtime, n: int = 1, timeout: float = 30) -> list[int]:
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("args", [["attach"], ["attach", "--ensure"]])
 def test_attach_imports_only_the_standard_library(
-    runtime: Runtime, isolated_home: Path, tmp_path: Path
+    runtime: Runtime, isolated_home: Path, tmp_path: Path, args: list[str]
 ) -> None:
     env = runtime.env(server_env(isolated_home))
     p = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "qwen_lsp", "attach"],
+        [sys.executable, "-X", "importtime", "-m", "qwen_lsp", *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         env=env,

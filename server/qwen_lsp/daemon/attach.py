@@ -206,6 +206,39 @@ def main(launch: Mapping[str, Any], log_file: str | None = None) -> int:
     os._exit(code)
 
 
+def _json_str(text: str) -> str:
+    """A JSON string literal (json itself would cost this path `re`)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def ensure() -> int:
+    """`qwen-lsp attach --ensure`: make sure this user's daemon runs (starting it detached when
+    nobody listens), print one JSON line {"socket", "version", "pid"} and exit. A plugin that
+    connects to the socket itself runs this instead of keeping a shim in every window."""
+    paths = daemon_paths()
+    try:
+        sock, answer, _ = connect(paths, {"control": "ensure", "version": __version__})
+    except (AttachError, DaemonPathError, OSError, ValueError) as e:
+        sys.stderr.write(f"qwen-lsp attach: {e}\n")
+        return 2
+    sock.close()
+    pid = answer.get("pid")
+    sys.stdout.write(
+        f'{{"socket": {_json_str(paths.socket)}, "version": {_json_str(__version__)}, '
+        f'"pid": {pid if isinstance(pid, int) else "null"}}}\n'
+    )
+    sys.stdout.flush()
+    return 0
+
+
 def control(command: str) -> int:
     """`qwen-lsp daemon --status` / `--stop`: ask the running daemon, never start one."""
     paths = daemon_paths()

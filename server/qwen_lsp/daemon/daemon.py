@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import __version__, redact
 from ..stdio import MAX_HEADER_BYTES
-from . import wire
+from . import direct, wire
 from .attach import peer_uid
 from .paths import DaemonPathError, DaemonPaths, check_socket_path, daemon_paths, ensure_private_dir
 from .session import Session, SessionLogHandler
@@ -127,7 +127,7 @@ class Daemon:
             return
         if direct:
             reader._buffer[0:0] = head  # type: ignore[attr-defined]  # LSP reads them again
-            await self._session(None, reader, writer)  # (outside the hello's time limit)
+            await self._direct(reader, writer)  # (outside the hello's time limit)
             return
         if "control" in hello:
             await self._control(str(hello["control"]), writer)
@@ -146,18 +146,39 @@ class Daemon:
         writer.write(wire.record({"ok": True, "pid": os.getpid()}))
         await self._session(hello, reader, writer)
 
+    async def _direct(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """An editor connected without the shim: its hello is `initializationOptions.
+        qwenSession` when it sent one (direct.py), else it gets the daemon's environment."""
+        try:
+            hello = await direct.take_session_field(reader)
+        except direct.SessionFieldError as e:
+            log.warning("refused a direct session: %s", e)  # names the field, never a value
+            writer.write(direct.error_frame(getattr(e, "rid", None), str(e)))
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            return
+        await self._session(hello, reader, writer, direct=True)
+
     async def _session(
         self,
         hello: dict[str, Any] | None,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        direct: bool = False,
     ) -> None:
-        """Serve one session; `hello` is None for an editor connected without the shim (it
-        gets the daemon's environment, no launch flags, and a pure LSP stream)."""
+        """Serve one session; `direct` for an editor connected without the shim (a pure LSP
+        stream; `hello` None: the daemon's environment and no launch flags)."""
         self._disarm_idle()
-        session = Session(hello, reader, writer, self.bus.changed)
+        session = Session(hello, reader, writer, self.bus.changed, direct)
         self.bus.sessions.add(session)
-        log.info("session %d opened (editor pid %s)", session.id, session.peer_pid)
+        log.info(
+            "session %d opened (editor pid %s%s)",
+            session.id,
+            session.peer_pid,
+            ", direct" + (", its own environment" if hello else ", the daemon's environment")
+            if direct
+            else "",
+        )
         code = 1
         try:
             code = await session.run()
@@ -182,6 +203,11 @@ class Daemon:
         if command == "stop":
             log.info("stop requested")
             self._stop.set()
+        elif command == "ensure" and self._idle is not None:
+            # A plugin connects right after asking: the idle countdown starts again, so this
+            # daemon cannot exit between the answer and that connection.
+            self._disarm_idle()
+            self._arm_idle()
 
     async def serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()

@@ -58,11 +58,12 @@ class Session:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         on_status: Callable[[Session], None],
+        direct: bool = False,
     ) -> None:
         Session._ids += 1
         self.id = Session._ids
-        # Without a shim (hello None) nothing but LSP may go back: no log or exit frames.
-        self.direct = hello is None
+        # Without a shim nothing but LSP may go back: no log or exit frames.
+        self.direct = direct or hello is None
         if hello is None:
             hello = {"env": dict(os.environ), "launch": {}, "pid": None}
         self.peer_pid = hello.get("pid")

@@ -44,20 +44,21 @@ def record_length(head: bytes) -> int:
 
 def parse_record(data: bytes) -> dict[str, Any]:
     obj = marshal.loads(data)
-    if not isinstance(obj, dict) or not _plain(obj):
+    if not isinstance(obj, dict) or not plain(obj):
         raise ValueError("not a dict of plain values")
     return obj
 
 
-def _plain(v: Any, depth: int = 0) -> bool:
+def plain(v: Any, depth: int = 0) -> bool:
+    """Only None, bools, numbers, strings, and lists and string-keyed dicts of those."""
     if depth > 8:
         return False
     if v is None or isinstance(v, bool | int | float | str):
         return True
     if isinstance(v, list):
-        return all(_plain(x, depth + 1) for x in v)
+        return all(plain(x, depth + 1) for x in v)
     if isinstance(v, dict):
-        return all(isinstance(k, str) and _plain(x, depth + 1) for k, x in v.items())
+        return all(isinstance(k, str) and plain(x, depth + 1) for k, x in v.items())
     return False
 
 

@@ -106,7 +106,8 @@ def test_qwen_install_then_sign_in_and_ghost_text(
     # the buffer opened before the install gets the server without reopening it
     ed.wait_attached("app.py", 30)
     server = venv / "bin" / "qwen-lsp"
-    assert ed.lua("return vim.lsp.get_clients({ name = 'qwen' })[1].config.cmd[1]") == str(server)
+    # (connected to the daemon that server's `attach --ensure` started: config.cmd is a function)
+    assert ed.lua("return require('qwen.client').last_choice.exe") == str(server)
     # the checkout the plugin lives in stays clean (the build ran in a copy)
     assert (REPO / "build").exists() == build_dir_before
     ed.nvim.close()

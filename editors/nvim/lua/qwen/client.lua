@@ -22,6 +22,11 @@ local initialized = {} ---@type table<integer, boolean>  client ids that finishe
 local crashed = {} ---@type table<string, boolean>
 local waiting = {} ---@type table<integer, fun(client: table)[]>  client id -> callbacks until initialized
 local shared_clients = {} ---@type table<integer, string>  client ids started as `qwen-lsp attach` -> the choice's source
+local direct_clients = {} ---@type table<integer, boolean>  client ids connected to the daemon's socket
+--- Roots whose daemon is being made sure of (`attach --ensure` runs in the background): the
+--- buffer that asked and the callbacks waiting for the client.
+local pending = {} ---@type table<string, {buf: integer, cbs: fun(client: table)[]}>
+local ready = {} ---@type table<string, string>  root -> socket, for the start that follows ensure
 local home = util.uv.os_homedir()
 
 --- Workspace root for a buffer: nearest root marker, else the current directory.
@@ -43,7 +48,7 @@ function M.root_for(bufnr)
   return vim.fs.normalize(root)
 end
 
-local function init_options(root)
+local function init_options(root, session)
   local o = config.options
   local trusted = o.workspace_trusted
   if type(trusted) == 'function' then
@@ -56,6 +61,9 @@ local function init_options(root)
     openaiApiKey = o.openai_api_key,
     openaiBaseUrl = o.openai_base_url,
     workspaceTrusted = trusted,
+    -- Connected to the daemon's socket (no shim): this Neovim's environment for its session.
+    -- Taken out by the daemon before anything logs or shows the options.
+    qwenSession = session,
   }
   return next(opts) and opts or vim.empty_dict()
 end
@@ -78,8 +86,7 @@ end
 
 --- `qwen-lsp attach` exited 2 before `initialize` was answered: it could not reach (or start)
 --- the daemon. Say why and how to opt out, and run the same server standalone from now on.
-local function shared_failed(root, cbs, source)
-  local why = server.attach_failure_message() or 'qwen-lsp attach exited with code 2 (see :LspLog)'
+local function announce_shared_failure(why, source)
   server.shared_failure = why
   util.notify(
     ('Qwen: the shared qwen-lsp server could not start: %s This Neovim runs a standalone server instead; to always run one, %s.'):format(
@@ -88,6 +95,10 @@ local function shared_failed(root, cbs, source)
     ),
     vim.log.levels.WARN
   )
+end
+
+local function shared_failed(root, cbs, source)
+  announce_shared_failure(server.attach_failure_message() or 'qwen-lsp attach exited with code 2 (see :LspLog)', source)
   local first
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if M.attachable(buf) and M.root_for(buf) == root then
@@ -101,11 +112,38 @@ local function shared_failed(root, cbs, source)
   end
 end
 
+--- The daemon a direct client was connected to went away (killed, crashed, stopped): the
+--- connection closed under a working client. Connect this root's buffers again (ensure starts a
+--- new daemon). Not for a client that never initialized: that would retry a broken daemon forever.
+local function reconnect(root)
+  vim.schedule(function()
+    vim.schedule(function() -- after vim.lsp has dropped the dead client (see on_exit)
+      if vim.v.exiting ~= vim.NIL then
+        return
+      end
+      for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+        if M.attachable(buf) and M.root_for(buf) == root then
+          M.start(buf)
+        end
+      end
+    end)
+  end)
+end
+
 local function on_exit(code, signal, client_id)
   -- Marked at once, not scheduled: the next FileType/BufEnter may come before the callback.
   local root, early = roots[client_id], not initialized[client_id]
-  local shared = shared_clients[client_id]
+  local shared, direct = shared_clients[client_id], direct_clients[client_id]
   roots[client_id], initialized[client_id], shared_clients[client_id] = nil, nil, nil
+  direct_clients[client_id] = nil
+  if direct and root and not early then
+    local c = vim.lsp.get_client_by_id(client_id)
+    if not (c and c._is_stopping) then -- not :LspStop, a restart or quitting Neovim
+      status.forget(client_id)
+      reconnect(root)
+      return
+    end
+  end
   if shared and early and code == 2 and root then
     local cbs = waiting[client_id]
     waiting[client_id] = nil
@@ -142,7 +180,7 @@ local function on_exit(code, signal, client_id)
   end)
 end
 
-function M.lsp_config(root, cmd)
+function M.lsp_config(root, cmd, session)
   local o = config.options
   return {
     name = M.NAME,
@@ -150,7 +188,7 @@ function M.lsp_config(root, cmd)
     cmd_env = o.cmd_env,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    init_options = init_options(root),
+    init_options = init_options(root, session),
     handlers = {
       ['qwen/status'] = function(_, params, ctx)
         status.update(ctx.client_id, params)
@@ -238,8 +276,22 @@ function M.start(bufnr, explicit, passive)
     M.start_failed('Qwen: ' .. why, explicit, true)
     return nil
   end
+  local cmd, session = choice.cmd, nil
+  if choice.direct then
+    local socket = ready[root]
+    ready[root] = nil
+    if not socket then
+      M.ensure_then_start(root, choice, bufnr, explicit)
+      return nil
+    end
+    cmd = vim.lsp.rpc.connect(socket)
+    -- What `qwen-lsp attach` would send in its hello: this Neovim's environment (plus cmd_env,
+    -- as a spawned server would get it) and working directory.
+    local env = vim.tbl_extend('force', vim.fn.environ(), config.options.cmd_env or {})
+    session = { env = env, launch = vim.empty_dict(), cwd = util.uv.cwd() }
+  end
   M.last_choice = choice
-  local cfg = M.lsp_config(root, choice.cmd)
+  local cfg = M.lsp_config(root, cmd, session)
   local attach = M.attachable(bufnr)
   -- vim.lsp.start reports a spawn failure through vim.notify and returns nil: keep its words
   -- for our message (and for :checkhealth) instead of showing two half-messages.
@@ -271,8 +323,46 @@ function M.start(bufnr, explicit, passive)
   end
   -- The start error is cleared once the server initializes (on_init), not when it spawns.
   roots[id] = root
-  shared_clients[id] = choice.shared and choice.standalone ~= nil and choice.source or nil
+  shared_clients[id] = not choice.direct and choice.shared and choice.standalone ~= nil and choice.source or nil
+  direct_clients[id] = choice.direct or nil
   return vim.lsp.get_client_by_id(id)
+end
+
+--- Run `qwen-lsp attach --ensure` in the background (the daemon may need a second to start;
+--- Neovim must not wait for it), then start the root's client on the socket it names — or,
+--- when it failed, say why and start a standalone server, as when the shim cannot start.
+function M.ensure_then_start(root, choice, bufnr, explicit)
+  if pending[root] then
+    return
+  end
+  pending[root] = { buf = bufnr, cbs = {} }
+  server.ensure_daemon(choice.exe, config.options.cmd_env, function(socket, why)
+    local p = pending[root]
+    pending[root] = nil
+    if socket then
+      ready[root] = socket
+    else
+      announce_shared_failure(why, choice.source)
+    end
+    local first
+    for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+      if M.attachable(buf) and M.root_for(buf) == root then
+        first = first or buf
+        M.start(buf, explicit)
+      end
+    end
+    local target = first or (vim.api.nvim_buf_is_valid(p.buf) and p.buf) or vim.api.nvim_get_current_buf()
+    local client = M.start(target, explicit)
+    ready[root] = nil
+    if client and #p.cbs > 0 then
+      waiting[client.id] = vim.list_extend(waiting[client.id] or {}, p.cbs)
+    end
+  end)
+end
+
+--- Is the client for bufnr's root on its way (its daemon being made sure of)?
+function M.pending(bufnr)
+  return pending[M.root_for(bufnr)] ~= nil
 end
 
 --- Attach every loaded file buffer that should have the server (after setup() or an install).
@@ -282,7 +372,7 @@ function M.attach_loaded()
   end
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if M.attachable(buf) and #vim.lsp.get_clients({ name = M.NAME, bufnr = buf }) == 0 then
-      if not M.start(buf) then
+      if not M.start(buf) and not M.pending(buf) then
         return
       end
     end
@@ -293,6 +383,10 @@ end
 function M.with_client(bufnr, fn)
   local client = M.get(bufnr) or M.start(bufnr, true)
   if not client then
+    local p = pending[M.root_for(bufnr)]
+    if p then -- started once the daemon answers
+      p.cbs[#p.cbs + 1] = fn
+    end
     return
   end
   if client.initialized then

@@ -23,7 +23,7 @@ local M = {}
 
 ---@class qwen.Options
 ---@field cmd string[]|string|(fun(dispatchers: table): table)|nil  server command; nil = qwen-lsp on PATH, else the :QwenInstall one
----@field shared boolean|nil         run qwen-lsp as `qwen-lsp attach` (one daemon for all Neovims); cmd is used as written
+---@field shared boolean|'shim'|nil  one daemon for all Neovims: true = connect to its socket, 'shim' = through `qwen-lsp attach`; cmd is used as written
 ---@field cmd_env table<string, string>|nil
 ---@field python string|nil         Python 3.11+ that :QwenInstall builds the server with
 ---@field root_markers string[]|nil
@@ -50,9 +50,10 @@ M.defaults = {
   -- How to start the server: a list (argv) or a function(dispatchers) as vim.lsp.start accepts.
   -- nil = `qwen-lsp` on PATH, else the private install made by :QwenInstall.
   cmd = nil,
-  -- Run the server found above as `qwen-lsp attach`: every Neovim (and VS Code window) is a
-  -- session of one per-user daemon, so a new one is served in milliseconds. false = a
-  -- standalone server per Neovim. Not used with `cmd` (run as written) or on Windows.
+  -- Every Neovim (and VS Code window) is a session of one per-user daemon, so a new one is
+  -- served in milliseconds: true = Neovim connects to the daemon's socket itself (no process
+  -- per Neovim), 'shim' = through a `qwen-lsp attach` process, false = a standalone server per
+  -- Neovim. Not used with `cmd` (run as written) or on Windows.
   shared = true,
   -- Python 3.11+ for :QwenInstall (nil = the newest python3.x on PATH).
   python = nil,
@@ -142,7 +143,9 @@ function M.validate(o)
     end
   end
   check('cmd', o.cmd, { 'nil', 'table', 'function' })
-  check('shared', o.shared, { 'boolean' })
+  if o.shared ~= 'shim' then
+    check('shared', o.shared, { 'boolean' })
+  end
   check('python', o.python, { 'nil', 'string' })
   check('root_markers', o.root_markers, { 'table' })
   check('model', o.model, { 'nil', 'string' })

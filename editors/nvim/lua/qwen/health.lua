@@ -60,7 +60,11 @@ function M.check()
   else
     health.info('server started through a cmd function (setup())')
   end
-  if choice.shared then
+  if choice.direct then
+    health.ok(
+      "mode: shared (connected to your per-user daemon's socket: no process per Neovim); setup({ shared = 'shim' }) goes through `qwen-lsp attach`, setup({ shared = false }) runs a standalone server"
+    )
+  elseif choice.shared then
     health.ok(
       'mode: shared (`qwen-lsp attach`: a session of your per-user daemon); setup({ shared = false }) runs a standalone server'
     )
@@ -89,6 +93,12 @@ function M.check()
   local client = client_mod.get(0)
   if not client then
     client = client_mod.start(0, true)
+    if not client and client_mod.pending(0) then -- the daemon is being made sure of
+      vim.wait(20000, function()
+        return client_mod.get(0) ~= nil or not client_mod.pending(0)
+      end, 50)
+      client = client_mod.get(0)
+    end
   end
   if not client then
     health.error(

@@ -158,7 +158,8 @@ function M.status_lines()
     add('server', ('%s (%s)'):format(choice.exe or 'a cmd function', server.SOURCE_LABELS[choice.source]))
     add(
       'mode',
-      choice.shared and 'shared (qwen-lsp attach)'
+      choice.direct and "shared (connected to the daemon's socket)"
+        or choice.shared and 'shared (qwen-lsp attach)'
         or server.shared_failure and ('standalone: the shared server could not start: ' .. server.shared_failure)
         or 'standalone'
     )

@@ -1,7 +1,8 @@
 -- Which qwen-lsp to run: the `cmd` option (as written), else `qwen-lsp` on PATH, else the
--- private install that :QwenInstall makes under stdpath('data') — these two as `qwen-lsp attach`
--- (a session of the per-user daemon) unless `shared = false`. One place for this order and its
--- messages.
+-- private install that :QwenInstall makes under stdpath('data') — these two as a session of the
+-- per-user daemon unless `shared = false`: connected to its socket directly (`shared = true`,
+-- no process per Neovim) or through the `qwen-lsp attach` shim (`shared = 'shim'`). One place
+-- for this order and its messages.
 local M = {}
 
 local is_win = vim.fn.has('win32') == 1
@@ -38,6 +39,7 @@ M.SOURCE_LABELS = {
 ---@field source 'setup'|'path'|'venv'
 ---@field exe string|nil  the executable's full path (nil for a cmd function)
 ---@field shared boolean  cmd is `qwen-lsp attach`: a session of the per-user daemon
+---@field direct boolean|nil  connect to the daemon's socket instead of running cmd (shared = true)
 ---@field standalone string[]|nil  the same server without `attach` (when shared)
 
 --- Why `qwen-lsp attach` could not reach the daemon in this Neovim, once it failed: the server
@@ -58,9 +60,18 @@ end
 
 --- The choice for an executable found by the plugin: `attach` unless shared is off (or failed).
 local function found(exe, source)
-  local shared = require('qwen.config').options.shared and not is_win
-  if shared and not M.shared_failure then
-    return { cmd = { exe, 'attach' }, source = source, exe = exe, shared = true, standalone = { exe } }
+  local mode = require('qwen.config').options.shared
+  if mode and not is_win and not M.shared_failure then
+    return {
+      cmd = { exe, 'attach' },
+      source = source,
+      exe = exe,
+      shared = true,
+      -- 0.11's vim.lsp.rpc.connect (what the tests run) holds messages until the pipe is
+      -- connected; 0.10 keeps the shim.
+      direct = (mode ~= 'shim' and require('qwen.util').has_011) or nil,
+      standalone = { exe },
+    }
   end
   return { cmd = { exe }, source = source, exe = exe, shared = false }
 end
@@ -128,6 +139,46 @@ function M.attach_failure_message()
     last = m
   end
   return last and (last:gsub('\\"', '"'))
+end
+
+--- How long `qwen-lsp attach --ensure` may take: ~30-80 ms when the daemon runs, its start-up
+--- (0.5-3 s on a busy machine) when it does not. It runs in the background; this only bounds
+--- how long a hung one keeps a window without its server.
+M.ENSURE_TIMEOUT_MS = 15000
+
+--- Make sure the per-user daemon runs and learn its socket, without blocking Neovim:
+--- on_done(socket) or on_done(nil, why), called on the main loop. `env` is the cmd_env option
+--- (e.g. another XDG_RUNTIME_DIR), on top of this Neovim's environment.
+function M.ensure_daemon(exe, env, on_done)
+  local function finish(r)
+    local said = vim.trim(r.stderr or ''):gsub('^qwen%-lsp attach: ', '')
+    if r.code ~= 0 then
+      if r.code == 124 then
+        return nil, ('`%s attach --ensure` did not answer within %d s'):format(exe, M.ENSURE_TIMEOUT_MS / 1000)
+      end
+      return nil, said ~= '' and said or ('`%s attach --ensure` exited with code %d'):format(exe, r.code)
+    end
+    local ok, info = pcall(vim.json.decode, r.stdout or '')
+    if not ok or type(info) ~= 'table' or type(info.socket) ~= 'string' then
+      return nil, ('`%s attach --ensure` printed no socket (is this qwen-lsp too old?)'):format(exe)
+    end
+    return info.socket
+  end
+  local ok, err = pcall(
+    vim.system,
+    { exe, 'attach', '--ensure' },
+    { text = true, env = env, timeout = M.ENSURE_TIMEOUT_MS },
+    function(r)
+      vim.schedule(function()
+        on_done(finish(r))
+      end)
+    end
+  )
+  if not ok then
+    vim.schedule(function()
+      on_done(nil, tostring(err))
+    end)
+  end
 end
 
 --- `qwen-lsp daemon --status` for :checkhealth: (ok, what it printed).

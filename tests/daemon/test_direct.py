@@ -1,0 +1,232 @@
+"""Editors on the daemon's socket without the shim: `qwen-lsp attach --ensure` finds (or starts)
+the daemon, and `initializationOptions.qwenSession` carries the window's environment and launch
+flags, as the shim's hello would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qwen_lsp.stdio import parse_headers
+from tests.fakes.llm_upstream import FakeUpstream
+from tests.reliability.rawlsp import frame, server_env
+from tests.serve_mode import Runtime
+
+from .conftest import KEY, user_settings
+
+pytestmark = pytest.mark.timeout(120)
+
+DAEMON_KEY = "sk-the-daemons-own-key-00005555"
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def ensure(runtime: Runtime, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qwen_lsp", "attach", "--ensure"],
+        env=runtime.env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class Direct:
+    """An editor window connected to the daemon's socket itself."""
+
+    def __init__(self, path: str, workspace: Path) -> None:
+        workspace.mkdir(parents=True, exist_ok=True)
+        self.workspace = workspace
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(path)
+        self.reader = self.sock.makefile("rb")
+        self._id = 0
+
+    def read(self) -> dict[str, Any]:
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            ch = self.reader.read(1)
+            assert ch, "the daemon closed the connection"
+            head += ch
+        msg: dict[str, Any] = json.loads(self.reader.read(parse_headers(head)))
+        return msg
+
+    def call(self, method: str, params: Any = None) -> dict[str, Any]:
+        self._id += 1
+        self.sock.sendall(
+            frame({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        )
+        while True:
+            msg = self.read()
+            if msg.get("id") == self._id and "method" not in msg:
+                return msg
+
+    def result(self, method: str, params: Any = None) -> Any:
+        got = self.call(method, params)
+        assert "result" in got, got
+        return got["result"]
+
+    def initialize(self, options: dict[str, Any]) -> dict[str, Any]:
+        got = self.call(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": self.workspace.as_uri(),
+                "capabilities": {},
+                "initializationOptions": options,
+            },
+        )
+        if "result" in got:
+            self.sock.sendall(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        return got
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def daemon(isolated_home: Path) -> Any:
+    """A daemon started by `attach --ensure`, its environment with a key of its own."""
+    rt = Runtime()
+    env = server_env(isolated_home, FAKE_KEY=DAEMON_KEY)
+    done = ensure(rt, env)
+    assert done.returncode == 0, done.stderr
+    windows: list[Direct] = []
+
+    def connect(workspace: Path) -> Direct:
+        (path,) = (rt.dir / "qwen-lsp").glob("daemon-*.sock")
+        w = Direct(str(path), workspace)
+        windows.append(w)
+        return w
+
+    try:
+        yield rt, json.loads(done.stdout), connect
+    finally:
+        for w in windows:
+            w.close()
+        rt.stop(env)
+
+
+def _session(home: Path, **env: str) -> dict[str, Any]:
+    return {"env": {**server_env(home), **env}, "launch": {}, "cwd": str(home)}
+
+
+def test_ensure_starts_the_daemon_once_and_names_its_socket(
+    isolated_home: Path, daemon: Any
+) -> None:
+    rt, info, _ = daemon
+    (path,) = (rt.dir / "qwen-lsp").glob("daemon-*.sock")
+    assert info["socket"] == str(path)
+    assert isinstance(info["pid"], int) and isinstance(info["version"], str)
+    again = ensure(rt, server_env(isolated_home))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == info  # the same daemon, not a second one
+
+
+def test_ensure_with_an_unusable_runtime_dir_says_why(isolated_home: Path, tmp_path: Path) -> None:
+    env = {**server_env(isolated_home), "XDG_RUNTIME_DIR": str(tmp_path / "gone")}
+    r = subprocess.run(
+        [sys.executable, "-m", "qwen_lsp", "attach", "--ensure"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert f"{tmp_path / 'gone'} does not exist; set XDG_RUNTIME_DIR" in r.stderr
+
+
+def test_direct_sessions_get_their_own_environment(
+    daemon: Any, fake: FakeUpstream, isolated_home: Path, tmp_path: Path
+) -> None:
+    _, _, connect = daemon
+    other_home = tmp_path / "home-b"
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    b_settings = user_settings(fake)
+    b_settings["modelProviders"]["openai"] = [
+        {"id": "b-model", "envKey": "B_KEY", "baseUrl": f"{fake.url}/v1"}
+    ]
+    b_settings["model"] = {"name": "b-model"}
+    _write(other_home / ".qwen" / "settings.json", b_settings)
+    b_key = "sk-direct-home-b-000000007777"
+    a = connect(tmp_path / "a")
+    b = connect(tmp_path / "b")
+    assert "result" in a.initialize({"qwenSession": _session(isolated_home, FAKE_KEY=KEY)})
+    assert "result" in b.initialize({"qwenSession": _session(other_home, B_KEY=b_key)})
+    assert a.result("qwen/listModels")["current"] == "fake-model"
+    assert b.result("qwen/listModels")["current"] == "b-model"
+    assert b.result("qwen/complete", {"prompt": "b"})["text"] == "echo: b"
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {b_key}"
+    assert a.result("qwen/complete", {"prompt": "a"})["text"] == "echo: a"
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+    config_b = json.dumps(b.result("qwen/config"))
+    assert str(other_home / ".qwen" / "settings.json") in config_b
+    assert str(isolated_home / ".qwen") not in config_b
+    # Without qwenSession: the daemon's environment (its HOME, its key).
+    c = connect(tmp_path / "c")
+    assert "result" in c.initialize({})
+    assert c.result("qwen/listModels")["current"] == "fake-model"
+    assert c.result("qwen/complete", {"prompt": "c"})["text"] == "echo: c"
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {DAEMON_KEY}"
+
+
+def test_the_session_field_is_never_logged_or_shown(
+    daemon: Any, fake: FakeUpstream, isolated_home: Path, tmp_path: Path
+) -> None:
+    rt, _, connect = daemon
+    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    secret_env = "sk-direct-secret-env-00000000abcd"
+    secret_flag = "sk-direct-secret-flag-0000000wxyz"
+    marker = "direct-marker-value-4242"
+    w = connect(tmp_path / "w")
+    session = _session(isolated_home, FAKE_KEY=secret_env, QWEN_TEST_MARKER=marker)
+    session["launch"] = {"openaiApiKey": secret_flag}
+    assert "result" in w.initialize({"qwenSession": session, "workspaceTrusted": True})
+    assert w.result("qwen/complete", {"prompt": "x"})["text"] == "echo: x"
+    config = json.dumps(w.result("qwen/config"))
+    assert "qwenSession" not in config
+    for value in (secret_env, secret_flag, marker):
+        assert value not in config
+    log = rt.log.read_text()
+    assert "direct" in log  # the session was logged, its values were not
+    for value in (secret_env, secret_flag, marker, "qwenSession"):
+        assert value not in log
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        ("not an object", "initializationOptions.qwenSession must be an object"),
+        ({"launch": {}}, "initializationOptions.qwenSession.env must be an object"),
+        (
+            {"env": {"FAKE_KEY": 12345678901}},
+            "initializationOptions.qwenSession.env['FAKE_KEY'] is not a string",
+        ),
+        ({"env": {}, "launch": [1]}, "initializationOptions.qwenSession.launch must be an"),
+        ({"env": {}, "token": "sk-x"}, "unknown field(s) token"),
+    ],
+)
+def test_an_unusable_session_field_is_refused_with_the_reason(
+    daemon: Any, tmp_path: Path, field: Any, says: str
+) -> None:
+    rt, _, connect = daemon
+    w = connect(tmp_path / "w")
+    got = w.initialize({"qwenSession": field})
+    assert got["error"]["code"] == -32602, got
+    assert says in got["error"]["message"], got
+    assert "12345678901" not in json.dumps(got) and "12345678901" not in rt.log.read_text()
+    # the daemon is fine: another window still works
+    ok = connect(tmp_path / "ok")
+    assert "result" in ok.initialize({})

@@ -11,6 +11,8 @@ import atexit
 import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +57,18 @@ class Runtime:
     def log(self) -> Path:
         logs = sorted((self.dir / "qwen-lsp").glob("daemon-*.log"))
         return logs[0] if logs else self.dir / "qwen-lsp" / "none.log"
+
+    def kill_daemon(self) -> None:
+        """SIGKILL this directory's daemon at once (a test that kills "the server" mid-work
+        means the daemon in attach mode). Its pid comes from the socket's peer credentials:
+        asking the daemon, or starting a Python to, would take longer than the work."""
+        for sock_path in (self.dir / "qwen-lsp").glob("daemon-*.sock"):
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(sock_path))
+                creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+                pid = int.from_bytes(creds[:4], sys.byteorder, signed=True)
+                if pid > 0:
+                    os.kill(pid, signal.SIGKILL)
 
     def stop(self, env: dict[str, str]) -> None:
         """Stop this directory's daemon, if one runs."""

@@ -45,6 +45,10 @@ class RawLsp(SyncClient):
         return rc
 
     def kill(self) -> None:
+        """SIGKILL the process serving this session: the server, or in attach mode the daemon
+        (killing only the shim would let the daemon finish the work the test means to cut)."""
+        if self.runtime is not None:
+            self.runtime.kill_daemon()
         super().kill()
         if self.runtime is not None:
             self.runtime.stop(self.env)

@@ -1,5 +1,6 @@
 // VS Code glue: start, restart and stop qwen-lsp through vscode-languageclient, restart it after a
 // crash (within a budget) and say so.
+import { PassThrough } from 'stream';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -101,7 +102,14 @@ export class ServerLifecycle implements vscode.Disposable {
             t.unref?.();
           },
         };
-        return { reader: socket, writer: socket };
+        // what the client writes after the daemon went away is dropped, as a dead shim's stdin
+        // would drop it: the client learns of the loss from the reader's end, not from a write error
+        const writer = new PassThrough();
+        writer.on('data', (chunk: Buffer) => {
+          if (socket.writable) socket.write(chunk);
+        });
+        writer.on('end', () => socket.end());
+        return { reader: socket, writer };
       } catch (e) {
         const why = String((e as Error).message ?? e).trim();
         this.sharedFailed(/[.!?]$/.test(why) ? why : `${why}.`, launch);

@@ -160,8 +160,9 @@ export class ServerLifecycle implements vscode.Disposable {
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
-      outputChannel: this.log,
       // the "verbose" trace prints `initialize`'s params: qwenSession (the environment) is hidden
+      // there; the client's own messages go through the same filter, in case one quotes them
+      outputChannel: hidingSessionField(this.log),
       traceOutputChannel: hidingSessionField(this.log),
       initializationOptions: () => {
         // handed over once: the extension keeps no copy of the user's environment

@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import type { Executable } from 'vscode-languageclient/node';
 import { buildEnv, BundleManifest, envDirName, envPython, isEnvReady, readManifest, removeStaleEnvs, Runner } from './bundledServer';
 import { choosePython, parseProbe, PROBE_SCRIPT, pythonCandidates } from './python';
-import { planLaunch } from './serverCommand';
+import { launchFromArgs, planLaunch } from './serverCommand';
 import { serverSettings } from './settings';
 
 export type Launch =
@@ -23,8 +23,21 @@ export type Launch =
       standalone?: Executable;
       /** the setting that turns the shared server off for this launch */
       optOut?: string;
+      /** connect to the daemon's socket instead of running `exe` (the shim) */
+      direct?: DirectPlan;
     }
   | { ok: false; message: string; reason: string };
+
+/** A window's direct session: how to learn the daemon's socket, and what `qwen-lsp attach`
+ * would have sent in its hello (sent in `initialize` instead). */
+export interface DirectPlan {
+  /** `qwen-lsp attach --ensure` with this bundled Python */
+  ensure: Executable;
+  /** `initializationOptions.qwenSession` without `cwd`: the extension host's environment as the
+   * shim would have had it, and qwen.server.args as launch flags. Built at each connect: it is
+   * the user's environment, keys included, so it is kept nowhere and never logged. */
+  session(): { env: Record<string, string>; launch: Record<string, unknown> };
+}
 
 /** The environment pip and Python run in: nothing from the user's shell that redirects them. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -35,6 +48,12 @@ function cleanEnv(): NodeJS.ProcessEnv {
   }
   env.PYTHONNOUSERSITE = '1';
   return env;
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' && k && !k.includes('=')) out[k] = v;
+  return out;
 }
 
 const run =
@@ -79,6 +98,7 @@ async function bundledExecutable(
   m: BundleManifest,
   args: string[],
   standaloneArgs: string[] | undefined,
+  direct: boolean,
   log: vscode.LogOutputChannel,
 ): Promise<Launch> {
   const candidates = pythonCandidates({
@@ -125,8 +145,18 @@ async function bundledExecutable(
     for (const r of removeStaleEnvs(parent, m)) log.info(`removed the old server environment ${r}`);
   }
   const exe = (a: string[]): Executable => ({ command: envPython(envDir), args: ['-m', 'qwen_lsp', ...a], options: { env: cleanEnv() } });
+  let directPlan: DirectPlan | undefined;
+  if (direct && standaloneArgs) {
+    const flags = launchFromArgs(standaloneArgs);
+    for (const n of flags.notes) log.warn(n);
+    directPlan = {
+      ensure: exe(['attach', '--ensure']),
+      session: () => ({ env: stringEnv(cleanEnv()), launch: flags.launch }),
+    };
+  }
   return {
     ok: true,
+    direct: directPlan,
     exe: exe(args),
     shared: standaloneArgs !== undefined,
     standalone: standaloneArgs && exe(standaloneArgs),
@@ -153,5 +183,5 @@ export async function resolveLaunch(ctx: vscode.ExtensionContext, log: vscode.Lo
       description: `${plan.command} (qwen.server.command)`,
     };
   }
-  return bundledExecutable(ctx, plan.manifest, plan.args, plan.standaloneArgs, log);
+  return bundledExecutable(ctx, plan.manifest, plan.args, plan.standaloneArgs, plan.direct === true, log);
 }

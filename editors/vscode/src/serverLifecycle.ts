@@ -1,5 +1,6 @@
 // VS Code glue: start, restart and stop qwen-lsp through vscode-languageclient, restart it after a
 // crash (within a budget) and say so.
+import { PassThrough } from 'stream';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -12,12 +13,15 @@ import {
   LanguageClientOptions,
   Message,
   State,
+  StreamInfo,
 } from 'vscode-languageclient/node';
+import { connectSocket, ensureDaemon } from './daemonSocket';
 import { RestartBudget } from './errors';
 import { Methods, QwenStatus } from './protocol';
 import { Launch, resolveLaunch } from './serverLauncher';
 import { ServerConnection } from './serverProcess';
 import { renderStarting, renderStopped, StatusView } from './status';
+import { hidingSessionField } from './traceRedact';
 
 /** The server offers qwen.signIn/signOut/selectModel as LSP commands too; the extension registers
  * interactive commands under the same ids, so the client must not register the server's. */
@@ -43,8 +47,10 @@ export class ServerLifecycle implements vscode.Disposable {
   client: LanguageClient | undefined;
   private readonly restarts = new RestartBudget(4, 180_000);
   private disposed = false;
-  /** the server process behind the current client */
-  private connection: ServerConnection | undefined;
+  /** the server process (or the daemon's socket) behind the current client */
+  private connection: Pick<ServerConnection, 'reap'> | undefined;
+  /** `qwenSession` for the next `initialize`, while the client connects to the daemon directly */
+  private session: Record<string, unknown> | undefined;
   /** why the shared server could not start in this window: it runs standalone until the next
    * explicit restart (a command, a settings change) tries the shared one again */
   private sharedFailure: string | undefined;
@@ -81,9 +87,43 @@ export class ServerLifecycle implements vscode.Disposable {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
     const inFolder = (e: Executable): Executable => ({ ...e, options: { ...e.options, cwd: folder?.scheme === 'file' ? folder.fsPath : undefined } });
     const describe = (e: Executable, how: string) => `${launch.description}${how}: ${e.command} ${(e.args ?? []).join(' ')}`;
+    const cwd = folder?.scheme === 'file' ? folder.fsPath : process.cwd();
+    // The daemon's socket, when the window connects to it directly (the default): no process of
+    // the window's own. Any failure falls back to the standalone server, like a shim's exit 2.
+    const direct = async (plan: NonNullable<typeof launch.direct>): Promise<StreamInfo | undefined> => {
+      try {
+        const socketPath = await ensureDaemon(inFolder(plan.ensure));
+        const socket = await connectSocket(socketPath);
+        this.log.info(`${launch.description}: connected to the per-user daemon directly on ${socketPath}`);
+        this.session = { ...plan.session(), cwd };
+        this.connection = {
+          reap: (ms = 2000) => {
+            const t = setTimeout(() => socket.destroy(), ms);
+            t.unref?.();
+          },
+        };
+        // what the client writes after the daemon went away is dropped, as a dead shim's stdin
+        // would drop it: the client learns of the loss from the reader's end, not from a write error
+        const writer = new PassThrough();
+        writer.on('data', (chunk: Buffer) => {
+          if (socket.writable) socket.write(chunk);
+        });
+        writer.on('end', () => socket.end());
+        return { reader: socket, writer };
+      } catch (e) {
+        const why = String((e as Error).message ?? e).trim();
+        this.sharedFailed(/[.!?]$/.test(why) ? why : `${why}.`, launch);
+        return undefined;
+      }
+    };
     // Spawned here, not by the client, so that a shim that cannot reach the daemon is replaced
     // by a standalone server behind the same streams (serverProcess.ts).
-    const spawn = async () => {
+    const spawn = async (): Promise<StreamInfo> => {
+      this.session = undefined;
+      if (launch.direct && this.sharedFailure === undefined) {
+        const s = await direct(launch.direct);
+        if (s) return s;
+      }
       const fallback = launch.standalone && inFolder(launch.standalone);
       const standalone = this.sharedFailure !== undefined && fallback !== undefined;
       const exe = standalone ? fallback! : inFolder(launch.exe);
@@ -120,9 +160,16 @@ export class ServerLifecycle implements vscode.Disposable {
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
-      outputChannel: this.log,
-      traceOutputChannel: this.log,
-      initializationOptions: () => this.hooks.initializationOptions(),
+      // the "verbose" trace prints `initialize`'s params: qwenSession (the environment) is hidden
+      // there; the client's own messages go through the same filter, in case one quotes them
+      outputChannel: hidingSessionField(this.log),
+      traceOutputChannel: hidingSessionField(this.log),
+      initializationOptions: () => {
+        // handed over once: the extension keeps no copy of the user's environment
+        const qwenSession = this.session;
+        this.session = undefined;
+        return { ...this.hooks.initializationOptions(), ...(qwenSession ? { qwenSession } : {}) };
+      },
       errorHandler,
       // The server's own window/showMessage stays in the log unless it is an error.
       revealOutputChannelOn: 4,

@@ -36,8 +36,9 @@ export interface ServerSettings {
   /** `qwen.server.command`, trimmed; empty = run the bundled server */
   command: string;
   args: string[];
-  /** `qwen.server.shared`: the bundled server runs as `qwen-lsp attach` (one daemon for all windows) */
-  shared: boolean;
+  /** `qwen.server.shared`: the bundled server is a session of the per-user daemon, connected to
+   * its socket directly (true) or through the `qwen-lsp attach` shim ("shim"); false: standalone */
+  shared: boolean | 'shim';
   /** human-readable notes for the log, e.g. a refused workspace value */
   notes: string[];
 }
@@ -60,7 +61,7 @@ export function serverSettings(
   return {
     command: typeof cmd.value === 'string' ? cmd.value.trim() : '',
     args: Array.isArray(args.value) ? args.value.filter((a): a is string => typeof a === 'string') : [],
-    shared: typeof shared.value === 'boolean' ? shared.value : true,
+    shared: typeof shared.value === 'boolean' || shared.value === 'shim' ? shared.value : true,
     notes,
   };
 }

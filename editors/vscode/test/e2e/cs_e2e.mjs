@@ -7,7 +7,8 @@
 // newcomer — the server the .vsix carries, nothing configured:
 //   1. the bundled server is set up from the .vsix (private environment in globalStorage) and
 //      the status item says "needs sign-in"; it runs shared (the default): `qwen-lsp daemon
-//      --status` in the scenario's own XDG_RUNTIME_DIR shows the window's session
+//      --status` in the scenario's own XDG_RUNTIME_DIR shows the window's session, connected to
+//      the daemon's socket directly (no `qwen-lsp attach` process)
 //   2. "Qwen: Sign in" lists the server's catalogue -> Alibaba Cloud Coding Plan -> region ->
 //      `sk-sp-` key -> signed in (QWEN_LSP_PRESET_BASE_URLS points the preset at the fake, which
 //      lists the Coding Plan models)
@@ -256,11 +257,22 @@ async function newcomer(upstream) {
   const bundledEnv = envs.find((e) => fs.existsSync(path.join(e, 'qwen-lsp-bundle.json')));
   if (!bundledEnv) throw new Error(`no bundled server environment in ${storage}: ${envs}`);
   step(`[newcomer] bundled server environment: ${envs.map((e) => path.basename(e)).join(', ')}`);
-  // the default: the bundled server runs as `qwen-lsp attach`, a session of this user's daemon
+  // the default: the bundled server runs as a session of this user's daemon...
   if (sockets(run.dirs.runtime).length !== 1) throw new Error(`no daemon socket in ${run.dirs.runtime}/qwen-lsp`);
   const status = daemonCtl(run.dirs.runtime, '--status', path.join(bundledEnv, 'bin', 'python'));
   if (status.code !== 0 || !/ 1 session\(s\)/.test(status.out)) throw new Error(`the daemon does not serve the window: ${status.out}`);
-  step(`[newcomer] shared server: ${status.out}`);
+  // ... connected to its socket directly: no `qwen-lsp attach` shim of the bundled Python runs
+  const shims = fs.readdirSync('/proc').filter((d) => {
+    if (!/^\d+$/.test(d)) return false;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      return argv[0].startsWith(bundledEnv) && argv.includes('attach') && !argv.includes('--ensure');
+    } catch {
+      return false;
+    }
+  });
+  if (shims.length) throw new Error(`the window runs a qwen-lsp attach shim (pid ${shims.join(', ')}), not a direct connection`);
+  step(`[newcomer] shared server, connected directly (no shim): ${status.out}`);
 
   await runCommand(page, 'Qwen: Sign in');
   const quick = page.locator('.quick-input-widget');

@@ -185,7 +185,7 @@ describe('server start and status bar', () => {
     const envs = fs.readdirSync(path.join(home.dir, 'globalStorage', 'server'));
     expect(envs).toEqual([expect.stringMatching(/^qwen-lsp-[\d.]+-py3\d+-[0-9a-f]{10}$/)]);
     const log = (ext.log as any).lines.join('\n');
-    expect(log).toMatch(/starting bundled qwen-lsp [\d.]+ \(Python 3\.\d+\.\d+ from PATH.*, shared \(qwen-lsp attach\): \S+python -m qwen_lsp attach *$/m);
+    expect(log).toMatch(/bundled qwen-lsp [\d.]+ \(Python 3\.\d+\.\d+ from PATH.*, shared: connected to the per-user daemon directly on \S+\.sock$/m);
     await ext.dispose();
 
     const ext2 = await start(ctx);
@@ -261,6 +261,128 @@ describe('shared server (qwen-lsp attach)', () => {
     // the standalone server is the same command without `attach`
     expect(log).toMatch(new RegExp(`starting .*standalone.*: ${qwenLsp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} *$`, 'm'));
   });
+});
+
+describe('direct connection to the daemon (the bundled server, by default)', () => {
+  // one bundled environment for these tests (built by the first); a runtime directory per test
+  let storage = '';
+  let runtime = '';
+  const daemon = (what: '--status' | '--stop') =>
+    cp.spawnSync(qwenLsp, ['daemon', what], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+  const daemonPid = () => Number(/pid (\d+)/.exec(daemon('--status').stdout)?.[1] ?? 0);
+  /** processes this test process (the "extension host") started that run `qwen_lsp attach` as a shim */
+  const shimChildren = () =>
+    fs.readdirSync('/proc').filter((d) => {
+      if (!/^\d+$/.test(d)) return false;
+      try {
+        const ppid = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]);
+        const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        return ppid === process.pid && argv.includes('attach') && !argv.includes('--ensure');
+      } catch {
+        return false;
+      }
+    });
+  const bundledCtx = () => {
+    const ctx = fakeContext();
+    ctx.globalStorageUri = vscode.Uri.file(storage);
+    return ctx;
+  };
+  beforeAll(() => {
+    const bundled = path.resolve(__dirname, '..', '..', 'bundled', 'manifest.json');
+    if (!fs.existsSync(bundled)) throw new Error(`${bundled} is missing: run scripts/package.sh first (scripts/test.sh does)`);
+    storage = fs.mkdtempSync('/tmp/qvs-');
+  });
+  afterAll(() => fs.rmSync(storage, { recursive: true, force: true }));
+  beforeEach(() => {
+    runtime = fs.mkdtempSync('/tmp/qv-');
+    delete settings['qwen.server.command'];
+  });
+  afterEach(() => {
+    daemon('--stop');
+    fs.rmSync(runtime, { recursive: true, force: true });
+  });
+
+  test("no shim: a session on the daemon's socket, with the window's environment and qwen.server.args; the trace hides them", async () => {
+    const KEY = 'sk-unit-direct-only-in-the-host-7777';
+    home = tempHome(openaiSettings(upstream.url), { XDG_RUNTIME_DIR: runtime, QWEN_LSP_DAEMON_IDLE_TIMEOUT: '30' });
+    // the daemon runs already, started without the key: the session can only have it from the window
+    const started = cp.spawnSync(qwenLsp, ['attach', '--ensure'], { encoding: 'utf8', env: { ...process.env } });
+    expect(started.status, started.stderr).toBe(0);
+    const pid = daemonPid();
+    expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8')).not.toContain('FAKE_KEY=');
+    process.env.FAKE_KEY = KEY;
+    settings['qwen.server.args'] = ['--model', 'fake-model-2'];
+    settings['qwen.trace.server'] = 'verbose';
+    const ext = await start(bundledCtx());
+    await waitState(ext, 'ready', 150000);
+    // the launch flag reached the session: the model it names is the one in use
+    expect(statusItem().text).toBe('$(sparkle) Fake Two');
+    expect(daemonPid()).toBe(pid);
+    expect(daemon('--status').stdout).toMatch(/ 1 session\(s\)/);
+    expect(shimChildren()).toEqual([]);
+    const log = (ext.log as any).lines.join('\n');
+    expect(log).toMatch(/connected to the per-user daemon directly on \S+\.sock/);
+    expect(log).not.toContain('qwen_lsp attach ');
+    // the key from the window's environment is the one the session sends upstream
+    await ext.client!.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: 'file:///tmp/qv-direct.py', languageId: 'python', version: 1, text: 'def answer():\n    ' },
+    });
+    const provider = (mock.languages.registerInlineCompletionItemProvider as any).mock.calls.at(-1)[1] as QwenInlineCompletionProvider;
+    const tok = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+    const items = await provider.provideInlineCompletionItems({ uri: vscode.Uri.file('/tmp/qv-direct.py') } as any, new vscode.Position(1, 4), { triggerKind: 0 } as any, tok as any);
+    expect(items?.[0].insertText).toBe(GHOST);
+    expect(authHeader(await lastRequest())).toBe(`Bearer ${KEY}`);
+    // the verbose trace ran (initialize's params are in it) and shows no qwenSession value
+    const after = (ext.log as any).lines.join('\n');
+    expect(after).toContain("Sending request 'initialize");
+    expect(after).toContain('"qwenSession": "(hidden');
+    expect(after).not.toContain(KEY);
+    await ext.dispose();
+    await waitFor(() => / 0 session\(s\)/.test(daemon('--status').stdout), 10000, 'the session to close with the window');
+  }, 180_000);
+
+  test('an unusable runtime directory: the cause, the opt-out, and a standalone server', async () => {
+    const missing = path.join(runtime, 'gone');
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111', XDG_RUNTIME_DIR: missing });
+    const ext = await start(bundledCtx());
+    await waitState(ext, 'ready', 150000);
+    const warn = dialogs.shown.find((n) => n.severity === 'warning' && /shared qwen-lsp server could not start/.test(n.message));
+    expect(warn, JSON.stringify(dialogs.shown)).toBeDefined();
+    expect(warn!.message).toContain(`${missing} does not exist; set XDG_RUNTIME_DIR`);
+    expect(warn!.message).toContain('set "qwen.server.shared" to false');
+    expect(warn!.buttons).toEqual(['Open Settings', 'Show Log']);
+    expect(dialogs.shown.some((n) => /stopped unexpectedly/.test(n.message))).toBe(false);
+    const log = (ext.log as any).lines.join('\n');
+    expect(log).toMatch(/starting bundled .*standalone: the shared server could not start: \S+python -m qwen_lsp *$/m);
+    expect(fs.existsSync(missing)).toBe(false);
+  }, 180_000);
+
+  test('a daemon killed under the window: the client restarts and `--ensure` starts a new daemon', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111', XDG_RUNTIME_DIR: runtime, QWEN_LSP_DAEMON_IDLE_TIMEOUT: '30' });
+    const ext = await start(bundledCtx());
+    await waitState(ext, 'ready', 150000);
+    const first = daemonPid();
+    expect(first).toBeGreaterThan(0);
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => dialogs.shown.some((n) => /stopped unexpectedly and was restarted/.test(n.message)), 20000, 'the restart message');
+    await waitFor(() => {
+      const p = daemonPid();
+      return p > 0 && p !== first && / 1 session\(s\)/.test(daemon('--status').stdout);
+    }, 30000, 'a new daemon serving the window');
+    await waitState(ext, 'ready', 30000);
+    expect(statusItem().text).toBe('$(sparkle) Fake');
+    expect(shimChildren()).toEqual([]);
+  }, 180_000);
+
+  test('"shim" keeps `qwen-lsp attach`', async () => {
+    home = tempHome(openaiSettings(upstream.url), { FAKE_KEY: 'sk-unit-fake-1111', XDG_RUNTIME_DIR: runtime, QWEN_LSP_DAEMON_IDLE_TIMEOUT: '30' });
+    settings['qwen.server.shared'] = 'shim';
+    const ext = await start(bundledCtx());
+    await waitState(ext, 'ready', 150000);
+    expect((ext.log as any).lines.join('\n')).toMatch(/shared \(qwen-lsp attach\): \S+python -m qwen_lsp attach *$/m);
+    expect(shimChildren()).toHaveLength(1);
+    expect(daemon('--status').stdout).toMatch(/ 1 session\(s\)/);
+  }, 180_000);
 });
 
 describe('sign-in', () => {

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BundleManifest, envDirName, envPython, isEnvReady, readManifest, removeStaleEnvs } from '../../src/bundledServer';
 import { choosePython, listVersions, parseProbe, PROBE_SCRIPT, pythonCandidates } from '../../src/python';
-import { attachFailureMessage, NO_BUNDLE_MESSAGE, planLaunch, withoutAttach } from '../../src/serverCommand';
+import { attachFailureMessage, launchFromArgs, NO_BUNDLE_MESSAGE, parseEnsureOutput, planLaunch, withoutAttach } from '../../src/serverCommand';
+import { HIDDEN, hideSessionField } from '../../src/traceRedact';
 import { resolveRestricted, serverSettings } from '../../src/settings';
 
 describe('settings under workspace trust', () => {
@@ -43,6 +44,11 @@ describe('settings under workspace trust', () => {
     expect(ws.notes).toEqual([expect.stringContaining("workspace's qwen.server.shared is ignored in Restricted Mode")]);
     expect(serverSettings(only({ defaultValue: true, workspaceValue: false }), true).shared).toBe(false);
     expect(serverSettings(only({ globalValue: 'no' }), true).shared).toBe(true); // not a boolean: the default
+    expect(serverSettings(only({ defaultValue: true, globalValue: 'shim' }), false).shared).toBe('shim');
+    const wsShim = serverSettings(only({ defaultValue: true, workspaceValue: 'shim' }), false);
+    expect(wsShim.shared).toBe(true);
+    expect(wsShim.notes).toEqual([expect.stringContaining("workspace's qwen.server.shared is ignored in Restricted Mode")]);
+    expect(serverSettings(only({ defaultValue: true, workspaceValue: 'shim' }), true).shared).toBe('shim');
   });
 });
 
@@ -134,16 +140,23 @@ describe('launch plan', () => {
       kind: 'override', command: '/q', args: ['attach', '--log-level', 'DEBUG'], shared: true, standaloneArgs: ['--log-level', 'DEBUG'],
     });
   });
-  test('the bundled server runs as `attach` by default, with the same flags; standalone when qwen.server.shared is off', () => {
-    expect(planLaunch({ configured: '', args: [], manifest, platform: 'linux' })).toEqual({ kind: 'bundled', manifest, args: ['attach'], shared: true, standaloneArgs: [] });
+  test('the bundled server connects to the daemon directly by default, through `attach` with "shim"; standalone when qwen.server.shared is off', () => {
+    expect(planLaunch({ configured: '', args: [], manifest, platform: 'linux' })).toEqual({ kind: 'bundled', manifest, args: ['attach'], shared: true, standaloneArgs: [], direct: true });
     expect(planLaunch({ configured: '', args: ['--model', 'm'], shared: true, manifest, platform: 'darwin' })).toEqual({
+      kind: 'bundled', manifest, args: ['attach', '--model', 'm'], shared: true, standaloneArgs: ['--model', 'm'], direct: true,
+    });
+    expect(planLaunch({ configured: '', args: ['--model', 'm'], shared: 'shim', manifest, platform: 'linux' })).toEqual({
       kind: 'bundled', manifest, args: ['attach', '--model', 'm'], shared: true, standaloneArgs: ['--model', 'm'],
     });
+    expect(planLaunch({ configured: '', args: [], shared: 'shim', manifest, platform: 'win32' })).toEqual({ kind: 'bundled', manifest, args: [], shared: false });
+    // a command of the user's own with `attach` runs as written (the shim), never direct
+    expect(planLaunch({ configured: '/q', args: ['attach'], shared: true, manifest, platform: 'linux' })).not.toHaveProperty('direct');
     expect(planLaunch({ configured: '', args: ['--model', 'm'], shared: false, manifest, platform: 'linux' })).toEqual({ kind: 'bundled', manifest, args: ['--model', 'm'], shared: false });
     // Windows has no daemon (Unix sockets, fork): standalone whatever the setting
     expect(planLaunch({ configured: '', args: [], shared: true, manifest, platform: 'win32' })).toEqual({ kind: 'bundled', manifest, args: [], shared: false });
-    // `attach` already in qwen.server.args is not doubled
+    // `attach` already in qwen.server.args is not doubled (and runs as written: the shim)
     expect(planLaunch({ configured: '', args: ['attach'], manifest, platform: 'linux' })).toMatchObject({ args: ['attach'], shared: true, standaloneArgs: [] });
+    expect(planLaunch({ configured: '', args: ['attach'], manifest, platform: 'linux' })).not.toHaveProperty('direct');
     expect(withoutAttach(['--model', 'attach', 'attach'])).toEqual(['--model', 'attach']);
   });
   test("the shim's own line is what a failed attach says", () => {
@@ -152,6 +165,79 @@ describe('launch plan', () => {
     expect(attachFailureMessage('Traceback ...\nOSError: boom\n')).toBe('OSError: boom');
     expect(attachFailureMessage('')).toContain('exited with code 2');
   });
+  test("launch flags for a direct session: exactly what `qwen-lsp attach <args>` puts in its hello", () => {
+    const cases = [
+      [],
+      ['--model', 'm'],
+      ['-m', 'x', '--auth-type=openai', '--openai-api-key', 'sk-1', '--openai-base-url', 'http://u/v1', '--proxy', 'http://p:1'],
+      ['--retry-base-ms', '5'],
+      ['--retry-base-ms=abc'],
+      ['--retry-base-ms', '70000', '--model', 'm'],
+      ['--model'],
+      ['--model', '--auth-type', 'openai'],
+      ['--foo', 'bar', '--model=q'],
+      ['--x-api-key', 'sk-secret', '--y'],
+      ['zzz'],
+      ['--stdio', '--tcp', '--log-level', 'DEBUG', '--model', 'm'],
+      ['--log-file', '/tmp/x', '--proxy', 'http://p'],
+      ['--auth-type='],
+    ];
+    // the real shim's parsing (server/qwen_lsp/__main__.py), run with the repo's Python
+    const script = [
+      'import json, sys',
+      'from qwen_lsp import __main__ as m',
+      'from qwen_lsp.daemon import attach',
+      'out = []',
+      'for args in json.load(sys.stdin):',
+      '    fast = m._attach_fast(args)',
+      '    if fast is None:',
+      "        ns, problems = m.parse(['attach', *args])",
+      '        fast = m._launch_options(ns, problems)',
+      "    out.append(attach.hello(fast)['launch'])",
+      'print(json.dumps(out))',
+    ].join('\n');
+    const r = cp.spawnSync(process.env.PYTHON || 'python', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    // argparse's path sends an empty launchProblems and retryBaseMs as a number: the same to the server
+    const norm = (l: Record<string, unknown>) => {
+      const o = { ...l };
+      if (Array.isArray(o.launchProblems) && o.launchProblems.length === 0) delete o.launchProblems;
+      if (o.retryBaseMs !== undefined) o.retryBaseMs = Number(o.retryBaseMs);
+      return o;
+    };
+    const shim = (JSON.parse(r.stdout) as Record<string, unknown>[]).map(norm);
+    expect(cases.map((c) => norm(launchFromArgs(c).launch))).toEqual(shim);
+    // spot checks, so that a shim and a mapping that both broke cannot agree on nothing
+    expect(shim[2]).toEqual({ model: 'x', authType: 'openai', openaiApiKey: 'sk-1', openaiBaseUrl: 'http://u/v1', proxy: 'http://p:1' });
+    expect(JSON.stringify(launchFromArgs(['--x-api-key', 'sk-secret']).launch)).not.toContain('sk-secret');
+    expect(launchFromArgs(['--log-file', '/tmp/x']).notes).toEqual([expect.stringContaining('"qwen.server.shared" to "shim"')]);
+  });
+
+  test('`attach --ensure` output: the socket, or why there is none', () => {
+    expect(parseEnsureOutput('{"socket": "/run/user/1/qwen-lsp/daemon-0.1.0.sock", "version": "0.1.0", "pid": 12}\n')).toEqual({ socket: '/run/user/1/qwen-lsp/daemon-0.1.0.sock' });
+    expect(parseEnsureOutput('')).toEqual({ error: expect.stringContaining('printed no socket') });
+    expect(parseEnsureOutput('{"socket": null}')).toHaveProperty('error');
+    expect(parseEnsureOutput('usage: qwen-lsp ...')).toHaveProperty('error');
+  });
+
+  test("the trace never shows qwenSession's value, in the client's pretty or one-line JSON", () => {
+    const session = { env: { OPENAI_API_KEY: 'sk-env-secret', WEIRD: 'a "}] b\\' }, launch: { openaiApiKey: 'sk-flag-secret' }, cwd: '/w' };
+    const params = { processId: 1, initializationOptions: { qwenSession: session, editor: 'vscode' }, rootUri: null };
+    for (const text of [`Params: ${JSON.stringify(params, null, 4)}`, JSON.stringify({ params })]) {
+      const out = hideSessionField(text);
+      expect(out).not.toContain('sk-env-secret');
+      expect(out).not.toContain('sk-flag-secret');
+      expect(out).toContain(HIDDEN);
+      // the rest is intact
+      const parsed = JSON.parse(out.replace(/^Params: /, ''));
+      const opts = (parsed.params ?? parsed).initializationOptions;
+      expect(opts).toEqual({ qwenSession: JSON.parse(HIDDEN), editor: 'vscode' });
+    }
+    expect(hideSessionField('no field here "qwenSession" is a word')).toBe('no field here "qwenSession" is a word');
+    // cut short (a line limit): everything after the field is hidden
+    expect(hideSessionField('{"qwenSession": {"env": {"K": "sk-cut')).not.toContain('sk-cut');
+  });
+
   test('a build without a bundle says how to get one; no pip install of a package that is on no index', () => {
     const p = planLaunch({ configured: '  ', args: [] });
     expect(p).toEqual({ kind: 'error', message: NO_BUNDLE_MESSAGE });

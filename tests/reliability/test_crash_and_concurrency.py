@@ -156,6 +156,11 @@ def test_kill_9_in_tight_write_loops(isolated_home: Path, what: str) -> None:
     qhome = isolated_home / ".qwen"
     settings = qhome / "settings.json"
     _seed_settings(settings)
+    # The file exists before the first kill, as settings.json does: a kill that lands before the
+    # worker's first write must find the previous set, never judge a file nobody wrote yet.
+    TokenStore(qhome).write(
+        Credentials("at-A-" + "a" * 40, "rt-A-" + "a" * 40, "Bearer", 1767225600000), "login"
+    )
     rng = random.Random(7)
     for _ in range(75):
         if what == "settings":

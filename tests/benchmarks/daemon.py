@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -43,16 +42,15 @@ class Daemon:
         """One editor window: spawn the shim, initialize, wait for a ready status."""
         return await _ready(await Client.spawn(ATTACH, self.environ, str(self.env.ws)), self.env)
 
-    async def direct_window(self) -> DirectWindow:
+    async def direct_window(self) -> Client:
         """One editor window connected to the socket itself (as the Neovim plugin does by
         default): `attach --ensure`, then LSP on the socket with its env in qwenSession."""
         ensure = await asyncio.create_subprocess_exec(
             *ATTACH, "--ensure", env=self.environ, stdout=subprocess.PIPE
         )
         out, _ = await ensure.communicate()
-        w = await DirectWindow.connect(json.loads(out)["socket"])
-        await w.ready(self.env, {"env": self.environ, "launch": {}})
-        return w
+        w = await Client.connect_unix(json.loads(out)["socket"])
+        return await _ready(w, self.env, {"qwenSession": {"env": self.environ, "launch": {}}})
 
     def pid(self) -> int:
         out = subprocess.run(
@@ -71,68 +69,7 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class DirectWindow:
-    """The smallest LSP client on the daemon's socket: requests, and the first qwen/status."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._r, self._w = reader, writer
-        self._ids = 0
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._status: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._read())
-
-    @classmethod
-    async def connect(cls, path: str) -> DirectWindow:
-        return cls(*await asyncio.open_unix_connection(path, limit=1 << 20))
-
-    async def _read(self) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head = await self._r.readuntil(b"\r\n\r\n")
-                n = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-                msg = json.loads(await self._r.readexactly(n))
-                if msg.get("method") == "qwen/status" and not self._status.done():
-                    self._status.set_result(msg.get("params"))
-                elif "method" in msg and "id" in msg:
-                    self._send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
-                elif (fut := self._pending.pop(msg.get("id"), None)) is not None:
-                    fut.set_result(msg)
-
-    def _send(self, msg: dict[str, Any]) -> None:
-        data = json.dumps(msg).encode()
-        self._w.write(b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
-
-    async def request(self, method: str, params: Any = None) -> Any:
-        self._ids += 1
-        fut = self._pending[self._ids] = asyncio.get_running_loop().create_future()
-        self._send({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params})
-        msg = await asyncio.wait_for(fut, 60)
-        if "error" in msg:
-            raise RuntimeError(msg["error"])
-        return msg.get("result")
-
-    async def ready(self, env: Env, session: dict[str, Any]) -> None:
-        params = {
-            "processId": os.getpid(),
-            "rootUri": env.ws.as_uri(),
-            "capabilities": {},
-            "initializationOptions": {"qwenSession": session},
-        }
-        await self.request("initialize", params)
-        self._send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        st = await asyncio.wait_for(self._status, 60)
-        if st.get("state") != "ready":
-            raise RuntimeError(f"not ready: {st}")
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.request("shutdown")
-            self._send({"jsonrpc": "2.0", "method": "exit"})
-        self._w.close()
-        self._task.cancel()
-
-
-async def _ready(c: Client, env: Env) -> Client:
+async def _ready(c: Client, env: Env, init_options: dict[str, Any] | None = None) -> Client:
     status: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
     def on_status(_t: float, p: Any) -> None:
@@ -140,7 +77,7 @@ async def _ready(c: Client, env: Env) -> Client:
             status.set_result(p)
 
     c.handlers["qwen/status"] = on_status
-    await c.initialize(env.ws)
+    await c.initialize(env.ws, init_options=init_options)
     c.notify("initialized", {})
     st = await asyncio.wait_for(status, 60)
     if st.get("state") != "ready":
@@ -148,7 +85,7 @@ async def _ready(c: Client, env: Env) -> Client:
     return c
 
 
-async def _close_all(clients: Sequence[Client | DirectWindow]) -> None:
+async def _close_all(clients: Sequence[Client]) -> None:
     await asyncio.gather(*(c.close() for c in clients))
 
 

@@ -5,8 +5,6 @@ flags, as the shim's hello would."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from qwen_lsp.stdio import parse_headers
 from tests.fakes.llm_upstream import FakeUpstream
-from tests.reliability.rawlsp import frame, server_env
+from tests.lsp import jsonrpc
+from tests.lsp.env import server_env
+from tests.lsp.sync_client import SyncClient
 from tests.serve_mode import Runtime
 
 from .conftest import KEY, user_settings
@@ -41,58 +40,13 @@ def ensure(runtime: Runtime, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
-class Direct:
-    """An editor window connected to the daemon's socket itself."""
-
-    def __init__(self, path: str, workspace: Path) -> None:
-        workspace.mkdir(parents=True, exist_ok=True)
-        self.workspace = workspace
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(path)
-        self.reader = self.sock.makefile("rb")
-        self._id = 0
-
-    def read(self) -> dict[str, Any]:
-        head = b""
-        while not head.endswith(b"\r\n\r\n"):
-            ch = self.reader.read(1)
-            assert ch, "the daemon closed the connection"
-            head += ch
-        msg: dict[str, Any] = json.loads(self.reader.read(parse_headers(head)))
-        return msg
-
-    def call(self, method: str, params: Any = None) -> dict[str, Any]:
-        self._id += 1
-        self.sock.sendall(
-            frame({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
-        )
-        while True:
-            msg = self.read()
-            if msg.get("id") == self._id and "method" not in msg:
-                return msg
-
-    def result(self, method: str, params: Any = None) -> Any:
-        got = self.call(method, params)
-        assert "result" in got, got
-        return got["result"]
-
-    def initialize(self, options: dict[str, Any]) -> dict[str, Any]:
-        got = self.call(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": self.workspace.as_uri(),
-                "capabilities": {},
-                "initializationOptions": options,
-            },
-        )
-        if "result" in got:
-            self.sock.sendall(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        return got
-
-    def close(self) -> None:
-        self.sock.close()
+def hello(w: SyncClient, options: dict[str, Any]) -> dict[str, Any]:
+    """`initialize` with these initializationOptions (then `initialized` when it succeeded);
+    the whole answer, so a test can see a refusal."""
+    got = w.request("initialize", jsonrpc.initialize_params(w.workspace, options))
+    if "result" in got:
+        w.notify("initialized", {})
+    return got
 
 
 @pytest.fixture
@@ -102,11 +56,11 @@ def daemon(isolated_home: Path) -> Any:
     env = server_env(isolated_home, FAKE_KEY=DAEMON_KEY)
     done = ensure(rt, env)
     assert done.returncode == 0, done.stderr
-    windows: list[Direct] = []
+    windows: list[SyncClient] = []
 
-    def connect(workspace: Path) -> Direct:
+    def connect(workspace: Path) -> SyncClient:
         (path,) = (rt.dir / "qwen-lsp").glob("daemon-*.sock")
-        w = Direct(str(path), workspace)
+        w = SyncClient.connect_unix(str(path), workspace)
         windows.append(w)
         return w
 
@@ -163,8 +117,8 @@ def test_direct_sessions_get_their_own_environment(
     b_key = "sk-direct-home-b-000000007777"
     a = connect(tmp_path / "a")
     b = connect(tmp_path / "b")
-    assert "result" in a.initialize({"qwenSession": _session(isolated_home, FAKE_KEY=KEY)})
-    assert "result" in b.initialize({"qwenSession": _session(other_home, B_KEY=b_key)})
+    assert "result" in hello(a, {"qwenSession": _session(isolated_home, FAKE_KEY=KEY)})
+    assert "result" in hello(b, {"qwenSession": _session(other_home, B_KEY=b_key)})
     assert a.result("qwen/listModels")["current"] == "fake-model"
     assert b.result("qwen/listModels")["current"] == "b-model"
     assert b.result("qwen/complete", {"prompt": "b"})["text"] == "echo: b"
@@ -176,7 +130,7 @@ def test_direct_sessions_get_their_own_environment(
     assert str(isolated_home / ".qwen") not in config_b
     # Without qwenSession: the daemon's environment (its HOME, its key).
     c = connect(tmp_path / "c")
-    assert "result" in c.initialize({})
+    assert "result" in hello(c, {})
     assert c.result("qwen/listModels")["current"] == "fake-model"
     assert c.result("qwen/complete", {"prompt": "c"})["text"] == "echo: c"
     assert fake.requests[-1].headers["authorization"] == f"Bearer {DAEMON_KEY}"
@@ -193,7 +147,7 @@ def test_the_session_field_is_never_logged_or_shown(
     w = connect(tmp_path / "w")
     session = _session(isolated_home, FAKE_KEY=secret_env, QWEN_TEST_MARKER=marker)
     session["launch"] = {"openaiApiKey": secret_flag}
-    assert "result" in w.initialize({"qwenSession": session, "workspaceTrusted": True})
+    assert "result" in hello(w, {"qwenSession": session, "workspaceTrusted": True})
     assert w.result("qwen/complete", {"prompt": "x"})["text"] == "echo: x"
     config = json.dumps(w.result("qwen/config"))
     assert "qwenSession" not in config
@@ -223,10 +177,10 @@ def test_an_unusable_session_field_is_refused_with_the_reason(
 ) -> None:
     rt, _, connect = daemon
     w = connect(tmp_path / "w")
-    got = w.initialize({"qwenSession": field})
+    got = hello(w, {"qwenSession": field})
     assert got["error"]["code"] == -32602, got
     assert says in got["error"]["message"], got
     assert "12345678901" not in json.dumps(got) and "12345678901" not in rt.log.read_text()
     # the daemon is fine: another window still works
     ok = connect(tmp_path / "ok")
-    assert "result" in ok.initialize({})
+    assert "result" in hello(ok, {})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 from tests.auth.conftest import seed_credentials
 from tests.fakes.llm_upstream import FakeUpstream
 from tests.fakes.oauth_server import FakeOAuthServer
-from tests.lsp.framing import MessageReader, frame, frame_body
+from tests.lsp.framing import frame_body
+from tests.lsp.sync_client import SyncClient
 from tests.reliability.rawlsp import RawLsp
 from tests.serve_mode import Runtime
 
@@ -216,27 +216,22 @@ def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
     _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     a = attach("a")  # starts the daemon, with FAKE_KEY in its environment
     (path,) = (runtime.dir / "qwen-lsp").glob("daemon-*.sock")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(30)
-        s.connect(str(path))
-        reader = MessageReader(s.recv)
-
-        def call(rid: int, method: str, params: Any) -> dict[str, Any]:
-            s.sendall(frame({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}))
-            while True:
-                msg: dict[str, Any] | None = reader.next()
-                assert msg is not None, "the daemon closed the connection"
-                if msg.get("id") == rid and "method" not in msg:
-                    return msg
-
-        init = call(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    w = SyncClient.connect_unix(str(path), isolated_home / "direct-window")
+    try:
+        init = w.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
         assert "qwen" in init["result"]["capabilities"]["experimental"]
-        s.sendall(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        out = call(2, "qwen/complete", {"prompt": "direct"})
-        assert out["result"]["text"] == "echo: direct"
-        assert call(3, "shutdown", None)["result"] is None
-        s.sendall(frame({"jsonrpc": "2.0", "method": "exit"}))
-        assert reader.drain() == b""  # the daemon closed it: no frame of ours in an LSP stream
+        w.notify("initialized", {})
+        assert w.result("qwen/complete", {"prompt": "direct"})["text"] == "echo: direct"
+        bye = w.wait_response(w.send_request("shutdown", omit_params=True))
+        assert bye["result"] is None
+        w.notify("exit")
+        assert w.wait_closed(), "the daemon did not end the session on exit"
+        # Nothing after the shutdown answer, and every byte was a whole LSP frame: the daemon
+        # wrote no frame of its own (no hello reply) into an LSP stream.
+        assert w.messages[-1] == bye
+        assert not w.bad_frames and w.pending_bytes == b""
+    finally:
+        w.close()
     assert a.result("qwen/listModels")["current"] == "fake-model"
 
 

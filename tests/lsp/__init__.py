@@ -6,11 +6,12 @@
 - framing.py      LSP framing: `frame`/`frame_body` to write, `FrameParser`/`MessageReader`/
                   `read_message` to read (headers parsed by the server's own parse_headers)
 - jsonrpc.py      message shapes, request/response classification, `initialize` params, statuses
-- sync_client.py  `SyncClient`: blocking, threads, every byte recorded (RawLsp, packaging)
-- async_client.py `AsyncClient`: asyncio, no pygls, arrival times stamped (the benchmark)
+- sync_client.py  `SyncClient`: blocking, threads, every byte recorded; on a subprocess or the
+                  daemon's Unix socket (`connect_unix`)
+- async_client.py `AsyncClient`: asyncio, no pygls, arrival times stamped; on a subprocess, the
+                  daemon's socket or TCP
 
 The facades the tests use: tests/reliability/rawlsp.py `RawLsp` (SyncClient plus a private
 daemon in attach mode), tests/benchmarks/rpc.py `Client` (AsyncClient), tests/server/harness.py
-`Harness` (pygls' LanguageClient, an editor's typed client, started with env.py's command and
-environment).
+`Harness` (AsyncClient set up as an editor: real capabilities, the window/* requests answered).
 """

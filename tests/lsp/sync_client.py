@@ -1,10 +1,13 @@
-"""The blocking test client: a subprocess on pipes, a reader thread that records every byte and
-every message, and requests matched to their responses by id. No pygls on this side, so a test
-can send what a correct client never would and see exactly what the server wrote."""
+"""The blocking test client: a subprocess on pipes (or an editor window on the daemon's Unix
+socket), a reader thread that records every byte and every message, and requests matched to
+their responses by id. No pygls on this side, so a test can send what a correct client never
+would and see exactly what the server wrote."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
 import subprocess
 import threading
 import time
@@ -20,8 +23,7 @@ class SyncClient:
     def __init__(self, argv: Sequence[str], *, env: dict[str, str], workspace: Path) -> None:
         """Starts `argv` in `workspace`, which is also the folder `initialize` announces."""
         self.env = env
-        self.workspace = workspace
-        self.proc = subprocess.Popen(
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -29,6 +31,32 @@ class SyncClient:
             env=env,
             cwd=str(workspace),
         )
+        assert isinstance(self.proc.stdout, io.BufferedReader)
+        assert isinstance(self.proc.stderr, io.BufferedReader)
+        self._sock: socket.socket | None = None
+        self._start(workspace, self.proc.stdout.read1, self.proc.stderr.read1)
+
+    @classmethod
+    def connect_unix(cls, path: str, workspace: Path) -> SyncClient:
+        """An editor window on the daemon's socket itself (no shim, no process of its own)."""
+        self = cls.__new__(cls)
+        self.env = {}
+        self.proc = None
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._start(workspace, self._sock.recv, None)
+        return self
+
+    def _start(
+        self,
+        workspace: Path,
+        read_out: Callable[[int], bytes],
+        read_err: Callable[[int], bytes] | None,
+    ) -> None:
+        workspace.mkdir(parents=True, exist_ok=True)
+        self.workspace = workspace
+        self._read_out_chunk = read_out
+        self._read_err_chunk = read_err
         self.stdout = bytearray()  # every byte the server wrote, framing included
         self.stderr = bytearray()
         self.messages: list[dict[str, Any]] = []
@@ -47,13 +75,19 @@ class SyncClient:
     # ---- reading -----------------------------------------------------------------------
 
     def _read_err(self) -> None:
-        assert isinstance(self.proc.stderr, io.BufferedReader)
-        while chunk := self.proc.stderr.read1(65536):
+        if self._read_err_chunk is None:
+            return
+        while chunk := self._read_err_chunk(65536):
             self.stderr.extend(chunk)
 
+    def _read_chunk(self) -> bytes:
+        try:
+            return self._read_out_chunk(65536)
+        except OSError:  # the socket was closed under the reader
+            return b""
+
     def _read_out(self) -> None:
-        assert isinstance(self.proc.stdout, io.BufferedReader)
-        while chunk := self.proc.stdout.read1(65536):
+        while chunk := self._read_chunk():
             self.stdout.extend(chunk)
             for msg in self._parser.feed(chunk):
                 with self._cv:
@@ -76,9 +110,12 @@ class SyncClient:
     # ---- writing -----------------------------------------------------------------------
 
     def send_bytes(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
         with self._write_lock:  # the reader thread answers the server's requests too
             try:
+                if self._sock is not None:
+                    self._sock.sendall(data)
+                    return
+                assert self.proc is not None and self.proc.stdin is not None
                 self.proc.stdin.write(data)
                 self.proc.stdin.flush()
             except (OSError, ValueError):  # the pipe is gone or closed by the test
@@ -105,7 +142,7 @@ class SyncClient:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._eof:
                     raise AssertionError(
-                        f"no response to request {rid} (eof={self._eof}, rc={self.proc.poll()});"
+                        f"no response to request {rid} (eof={self._eof}, rc={self._rc()});"
                         f" stderr tail: {bytes(self.stderr[-2000:])!r}"
                     )
                 self._cv.wait(min(left, 0.5))
@@ -137,6 +174,22 @@ class SyncClient:
                 if left <= 0:
                     raise AssertionError("no matching message from the server")
                 self._cv.wait(min(left, 0.5))
+
+    def wait_closed(self, timeout: float = 10) -> bool:
+        """Until the server closed its end (EOF on stdout or the socket)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while not self._eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(left, 0.5))
+            return True
+
+    @property
+    def pending_bytes(self) -> bytes:
+        """Bytes of a frame the server began and never finished."""
+        return self._parser.pending
 
     def statuses(self) -> list[dict[str, Any]]:
         with self._cv:
@@ -177,10 +230,17 @@ class SyncClient:
         )
         return uri
 
+    def _rc(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
     def alive(self) -> bool:
+        if self.proc is None:
+            return not self._eof
         return self.proc.poll() is None
 
     def wait_exit(self, timeout: float = 10) -> int | None:
+        if self.proc is None:
+            return None
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -195,6 +255,9 @@ class SyncClient:
                 self.notify("exit")
             except (AssertionError, OSError, ValueError):
                 pass
+        if self.proc is None:
+            self.close()
+            return None
         rc = self.wait_exit(timeout)
         if rc is None:
             self.proc.kill()
@@ -208,7 +271,18 @@ class SyncClient:
                 pass
         return rc
 
+    def close(self) -> None:
+        """A socket window: close the connection (the daemon ends the session)."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        self._join()
+
     def kill(self) -> None:
+        if self.proc is None:
+            self.close()
+            return
         if self.alive():
             self.proc.kill()
         self.proc.wait(10)

@@ -1,41 +1,34 @@
 """Drive the real `qwen-lsp` over stdio the way an editor does, with a private HOME.
 
-This is the typed client: pygls' LanguageClient with pytest-lsp's capabilities of a real editor,
-so tests speak lsprotocol types and see JsonRpcException as an editor's library would. Where the
-server is started, and with what environment, is tests/lsp (shared with RawLsp and the
-benchmark); the framing is pygls' own, which is the point of an editor-like client."""
+The client is the tests' asyncio client (tests/lsp/async_client.py, the benchmark's too) set up
+as an editor's LSP library is: it announces the capabilities of a real editor (VS Code, Neovim
+or Emacs, as pytest-lsp records them), answers only the server requests it registered
+(window/showDocument, and window/showMessageRequest when a test chooses) with MethodNotFound for
+the rest, and reports error answers as `RpcError` (`.code`, `.message`, `.data`). Where the
+server is started, and with what environment, is tests/lsp/env.py."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lsprotocol import types
-from pygls.exceptions import JsonRpcException
-from pygls.lsp.client import LanguageClient
-from pygls.protocol import (
-    JsonRPCNotification,
-    JsonRPCRequestMessage,
-    JsonRPCResponseMessage,
-    default_converter,
-)
+from lsprotocol import converters
 from pytest_lsp import client_capabilities
 
 from tests import serve_mode
+from tests.lsp.async_client import AsyncClient, RpcError
 from tests.lsp.env import REPO, server_argv, server_env
 
-__all__ = ["REPO", "Harness"]
+__all__ = ["REPO", "Harness", "RpcError", "editor_capabilities"]
 
 
-def _raw_converter() -> Any:
-    conv = default_converter()
-    for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
-        conv.register_structure_hook(cls, lambda obj, c: c(**obj))
-    return conv
+def editor_capabilities(client: str) -> dict[str, Any]:
+    """What a real editor announces in `initialize` (visual-studio-code, neovim or emacs)."""
+    caps: dict[str, Any] = converters.get_converter().unstructure(client_capabilities(client))
+    return caps
 
 
 class Harness:
@@ -61,8 +54,8 @@ class Harness:
         self.choose: Callable[[dict[str, Any]], str | None] | None = None
         self.progress: list[tuple[Any, Any]] = []
         self.stderr = bytearray()
-        self.client: LanguageClient | None = None
-        self.init_result: Any = None
+        self.client: AsyncClient | None = None
+        self.init_result: dict[str, Any] | None = None
         self._changed = asyncio.Event()
 
     # ---- files -------------------------------------------------------------------------
@@ -88,83 +81,93 @@ class Harness:
         init_options: dict[str, Any] | None = None,
         client: str = "visual-studio-code",
         initialize: bool = True,
-    ) -> LanguageClient:
-        c = LanguageClient("qwen-test-client", "1.0", converter_factory=_raw_converter)
+    ) -> AsyncClient:
+        c = await AsyncClient.spawn(
+            server_argv(args),
+            self.env,
+            str(self.workspace),
+            unknown_requests="method_not_found",
+        )
 
-        @c.feature("qwen/status")
-        def on_status(params: Any) -> None:
-            self.statuses.append(params)
+        self.stderr = c.stderr
+
+        def note(store: list[Any], item: Any) -> None:
+            store.append(item)
             self._changed.set()
 
-        @c.feature(types.PROGRESS)
-        def on_progress(params: Any) -> None:
-            self.progress.append((params.token, params.value))
-            self._changed.set()
+        c.handlers["qwen/status"] = lambda _t, p: note(self.statuses, p)
+        c.handlers["$/progress"] = lambda _t, p: note(self.progress, (p["token"], p["value"]))
+        c.handlers["window/showMessage"] = lambda _t, p: note(self.messages, p)
 
-        def as_json(params: Any) -> dict[str, Any]:
-            return params if isinstance(params, dict) else c.protocol._converter.unstructure(params)
-
-        @c.feature(types.WINDOW_SHOW_MESSAGE)
-        def on_show_message(params: Any) -> None:
-            self.messages.append(as_json(params))
-            self._changed.set()
-
-        @c.feature(types.WINDOW_SHOW_DOCUMENT)
-        def on_show_document(params: Any) -> Any:
-            self.shown_documents.append(as_json(params))
-            self._changed.set()
+        def show_document(params: Any) -> Any:
+            note(self.shown_documents, params)
             return {"success": True}
 
+        c.request_handlers["window/showDocument"] = show_document
         choose = self.choose
         if choose is not None:
 
-            @c.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-            def on_message_request(params: Any) -> Any:
-                self.message_requests.append(as_json(params))
-                self._changed.set()
-                title = choose(self.message_requests[-1])
+            def message_request(params: Any) -> Any:
+                note(self.message_requests, params)
+                title = choose(params)
                 return None if title is None else {"title": title}
 
-        await c.start_io(*server_argv(args), env=self.env, cwd=str(self.workspace))
-        proc = c._server
-        assert proc is not None and proc.stderr is not None
-        self._stderr_task = asyncio.create_task(self._drain(proc.stderr))
+            c.request_handlers["window/showMessageRequest"] = message_request
         self.client = c
         if initialize:
-            self.init_result = await asyncio.wait_for(
-                c.initialize_async(
-                    types.InitializeParams(
-                        capabilities=client_capabilities(
-                            client if client in ("neovim", "emacs") else "visual-studio-code"
-                        ),
-                        root_uri=self.workspace.as_uri(),
-                        workspace_folders=[
-                            types.WorkspaceFolder(uri=self.workspace.as_uri(), name="ws")
-                        ],
-                        initialization_options=init_options,
-                    )
-                ),
-                30,
+            caps = editor_capabilities(
+                client if client in ("neovim", "emacs") else "visual-studio-code"
             )
-            c.initialized(types.InitializedParams())
+            self.init_result, _ = await c.initialize(
+                self.workspace,
+                timeout=30,
+                capabilities=caps,
+                init_options=init_options,
+                client_name=client,
+            )
+            c.notify("initialized", {})
         return c
 
-    async def _drain(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            self.stderr.extend(chunk)
-
     async def request(self, method: str, params: Any = None, timeout: float = 30) -> Any:
+        """The result; raises RpcError on an error answer."""
         assert self.client is not None
-        return await asyncio.wait_for(
-            self.client.protocol.send_request_async(method, params if params is not None else {}),
-            timeout,
+        result, _ = await self.client.request(method, params if params is not None else {}, timeout)
+        return result
+
+    def send_request(self, method: str, params: Any = None) -> tuple[int, asyncio.Future[Any]]:
+        """Send without waiting: (id, future of the result), so a test can `cancel(id)`."""
+        assert self.client is not None
+        return self.client.send_request(method, params if params is not None else {})
+
+    def cancel(self, request_id: int) -> None:
+        assert self.client is not None
+        self.client.cancel(request_id)
+
+    def notify(self, method: str, params: Any = None) -> None:
+        assert self.client is not None
+        self.client.notify(method, params)
+
+    async def execute_command(self, command: str, *arguments: Any) -> Any:
+        return await self.request(
+            "workspace/executeCommand", {"command": command, "arguments": list(arguments)}
         )
 
-    async def error(self, method: str, params: Any = None) -> JsonRpcException:
+    async def inline_completion(self, uri: str, line: int, character: int) -> Any:
+        """`textDocument/inlineCompletion` as an editor's typing triggers it."""
+        return await self.request(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": uri},
+                "position": {"line": line, "character": character},
+                "context": {"triggerKind": 2},  # Automatic
+            },
+        )
+
+    async def error(self, method: str, params: Any = None) -> RpcError:
         """The JSON-RPC error a request ends with (fails the test if it succeeds)."""
         try:
             got = await self.request(method, params)
-        except JsonRpcException as e:
+        except RpcError as e:
             return e
         raise AssertionError(f"{method} succeeded unexpectedly: {got!r}")
 
@@ -201,44 +204,22 @@ class Harness:
             ) from None
 
     def open(self, name: str, text: str, language: str = "python") -> str:
-        assert self.client is not None
         path = self.workspace / name
         path.write_text(text)
         uri = path.as_uri()
-        self.client.text_document_did_open(
-            types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(
-                    uri=uri, language_id=language, version=1, text=text
-                )
-            )
+        self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}},
         )
         return uri
 
     async def stop(self) -> None:
-        c = self.client
-        if c is None:
-            if self.runtime is not None:
-                await asyncio.to_thread(self.runtime.stop, self.env)
-            return
-        self.client = None
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(c.shutdown_async(None), 10)
-            c.exit(None)
-        proc = c._server
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(c.stop(), 10)
-        if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._stderr_task, 5)
+        c, self.client = self.client, None
+        if c is not None:
+            await c.close()
         if self.runtime is not None:
             await asyncio.to_thread(self.runtime.stop, self.env)
 
     @property
     def returncode(self) -> int | None:
-        return (
-            None
-            if self.client is None or self.client._server is None
-            else self.client._server.returncode
-        )
+        return None if self.client is None else self.client.returncode

@@ -7,12 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from lsprotocol.types import CancelParams
 
 from qwen_lsp.catalog import AUTH_TYPE_SPECS
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
-from .harness import Harness
+from .harness import Harness, RpcError
 
 KEY = "sk-test-fake-key-000000001234"
 
@@ -42,8 +41,9 @@ def openai_settings(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
 
 async def test_initialize_advertises_the_custom_surface(lsp: Harness) -> None:
     await lsp.start()
-    caps = lsp.init_result.capabilities
-    qwen = caps.experimental["qwen"]
+    assert lsp.init_result is not None
+    caps = lsp.init_result["capabilities"]
+    qwen = caps["experimental"]["qwen"]
     assert qwen["version"]
     assert set(qwen["methods"]) >= {
         "qwen/auth",
@@ -59,8 +59,8 @@ async def test_initialize_advertises_the_custom_surface(lsp: Harness) -> None:
     assert qwen["authTypes"] == [{"id": a.id, "label": a.label} for a in AUTH_TYPE_SPECS]
     assert [a["id"] for a in qwen["authTypes"]][:2] == ["qwen-oauth", "openai"]
     assert qwen["authMethods"] == [a["id"] for a in qwen["authTypes"]]
-    assert caps.inline_completion_provider
-    cmds = caps.execute_command_provider.commands
+    assert caps.get("inlineCompletionProvider") not in (None, False)  # {} is the options form
+    cmds = caps["executeCommandProvider"]["commands"]
     assert {"qwen.signIn", "qwen.signOut", "qwen.selectModel"} <= set(cmds)
 
 
@@ -229,10 +229,7 @@ async def test_cancel_request_closes_upstream_and_answers_cancelled(
     lsp.env["FAKE_KEY"] = KEY
     await lsp.start()
     fake.script("chat", Behaviour(chunks=["a", "b", "c"], hold="gate", hold_at=1))
-    assert lsp.client is not None
-    fut = lsp.client.protocol.send_request_async(
-        "qwen/complete", {"prompt": "x", "partialResultToken": 7}
-    )
+    msg_id, fut = lsp.send_request("qwen/complete", {"prompt": "x", "partialResultToken": 7})
 
     # Wait until the first delta arrived, then cancel.
     async def first_delta() -> None:
@@ -240,11 +237,8 @@ async def test_cancel_request_closes_upstream_and_answers_cancelled(
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(first_delta(), 15)
-    msg_id = max(lsp.client.protocol._request_futures)  # the request we just sent
-    lsp.client.protocol.notify("$/cancelRequest", CancelParams(id=msg_id))
-    from pygls.exceptions import JsonRpcException
-
-    with pytest.raises(JsonRpcException) as info:
+    lsp.cancel(msg_id)
+    with pytest.raises(RpcError) as info:
         await asyncio.wait_for(fut, 15)
     assert info.value.code == -32800
     conn_closed = await asyncio.to_thread(

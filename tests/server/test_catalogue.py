@@ -40,7 +40,8 @@ async def test_providers_is_the_catalogue(lsp: Harness) -> None:
     await lsp.start()
     out = await lsp.request("qwen/providers", {})
     by_id = {p["id"]: p for p in out["providers"]}
-    methods = lsp.init_result.capabilities.experimental["qwen"]["authMethods"]
+    assert lsp.init_result is not None
+    methods = lsp.init_result["capabilities"]["experimental"]["qwen"]["authMethods"]
     for want in (
         "coding-plan", "token-plan", "dashscope", "openrouter", "modelscope", "requesty",
         "deepseek", "zai", "minimax", "moonshot", "xai", "custom", "openai", "azure-openai",

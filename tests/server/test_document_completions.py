@@ -4,10 +4,6 @@ insertion (code fences stripped). Over stdio against the fake upstream."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from lsprotocol import types
-
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
 from .harness import Harness
@@ -15,19 +11,6 @@ from .test_basics import KEY, openai_settings
 
 SOURCE = "def square(x):\n    return \n"
 FENCED = "```python\nx * x\n```"
-
-
-async def inline(lsp: Harness, uri: str, line: int, character: int) -> Any:
-    assert lsp.client is not None
-    return await lsp.client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=line, character=character),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
 
 
 async def test_both_paths_send_the_same_request_and_strip_fences(
@@ -44,8 +27,8 @@ async def test_both_paths_send_the_same_request_and_strip_fences(
     )
     assert res["text"] == "x * x"
     assert res["model"] == "fake-model" and res["finishReason"] == "stop"
-    got = await inline(lsp, uri, 1, 11)
-    assert [i.insert_text for i in got.items] == ["x * x"]
+    got = await lsp.inline_completion(uri, 1, 11)
+    assert [i["insertText"] for i in got["items"]] == ["x * x"]
     first, second = fake.requests[-2], fake.requests[-1]
     assert first.path == second.path == "/v1/chat/completions"
     assert first.json == second.json  # one way of asking
@@ -79,8 +62,8 @@ async def test_both_paths_skip_while_signed_out(lsp: Harness, fake: FakeUpstream
         "finishReason": "skipped",
         "message": st["message"],
     }
-    got = await inline(lsp, uri, 1, 11)
-    assert list(got.items) == []
+    got = await lsp.inline_completion(uri, 1, 11)
+    assert got["items"] == []
     assert fake.requests == []  # nothing was sent upstream
     cfg = await lsp.request("qwen/config")
     assert "lastError" not in cfg["status"]  # skipping is not a failure
@@ -95,7 +78,7 @@ async def test_nothing_configured_skips_too(lsp: Harness) -> None:
     )
     assert res["finishReason"] == "skipped" and res["model"] is None
     assert "No sign-in method" in res["message"]
-    assert list((await inline(lsp, uri, 1, 11)).items) == []
+    assert (await lsp.inline_completion(uri, 1, 11))["items"] == []
 
 
 async def test_an_explicit_model_is_not_skipped(lsp: Harness, fake: FakeUpstream) -> None:

@@ -7,13 +7,15 @@ import asyncio
 import json
 import socket
 import sys
+from typing import Any
 
-from lsprotocol import types
+import pytest
 
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
+from tests.lsp.async_client import AsyncClient
 from tests.lsp.framing import frame, frame_body
 
-from .harness import REPO, Harness
+from .harness import REPO, Harness, RpcError
 from .test_basics import KEY, openai_settings
 
 
@@ -22,15 +24,10 @@ async def test_execute_command_select_model(lsp: Harness, fake: FakeUpstream) ->
     lsp.env["FAKE_KEY"] = KEY
     lsp.env["OTHER_KEY"] = KEY
     await lsp.start()
-    assert lsp.client is not None
-    res = await lsp.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="qwen.selectModel", arguments=["other-model"])
-    )
+    res = await lsp.execute_command("qwen.selectModel", "other-model")
     assert res["current"] == "other-model"
     assert lsp.settings()["model"]["name"] == "other-model"
-    res = await lsp.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="qwen.signOut", arguments=[])
-    )
+    res = await lsp.execute_command("qwen.signOut")
     assert "status" in res
 
 
@@ -40,21 +37,11 @@ async def test_inline_completion_inserts_at_the_cursor(lsp: Harness, fake: FakeU
     await lsp.start(client="neovim")
     uri = lsp.open("m.py", "def square(x):\n    return \n")
     fake.script("chat", Behaviour(text="```python\nx * x\n```"))
-    assert lsp.client is not None
-    res = await lsp.client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=1, character=11),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
-    )
-    assert isinstance(res, types.InlineCompletionList)
-    assert res.items[0].insert_text == "x * x"
-    assert res.items[0].range == types.Range(
-        start=types.Position(line=1, character=11), end=types.Position(line=1, character=11)
-    )
+    res = await lsp.inline_completion(uri, 1, 11)
+    assert isinstance(res, dict) and len(res["items"]) == 1  # an InlineCompletionList
+    assert res["items"][0]["insertText"] == "x * x"
+    at = {"line": 1, "character": 11}
+    assert res["items"][0]["range"] == {"start": at, "end": at}
     assert "<CURSOR>" in fake.requests[-1].json["messages"][-1]["content"]
 
 
@@ -64,19 +51,17 @@ async def test_newer_inline_request_supersedes_the_older(lsp: Harness, fake: Fak
     await lsp.start()
     uri = lsp.open("m.py", "x = 1\n")
     fake.script("chat", Behaviour(text="old", hold="g", hold_headers=True), Behaviour(text="new"))
-    assert lsp.client is not None
 
-    def ask() -> asyncio.Future:
-        return lsp.client.protocol.send_request_async(
-            types.TEXT_DOCUMENT_INLINE_COMPLETION,
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=0, character=5),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            ),
+    def ask() -> asyncio.Future[Any]:
+        _, fut = lsp.send_request(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": uri},
+                "position": {"line": 0, "character": 5},
+                "context": {"triggerKind": 2},
+            },
         )
+        return fut
 
     older = ask()
     # The completion itself (model discovery may have sent a GET /models before it).
@@ -84,14 +69,10 @@ async def test_newer_inline_request_supersedes_the_older(lsp: Harness, fake: Fak
     assert await asyncio.to_thread(fake.wait_until, chat, 10)
     newer = ask()
     got = await asyncio.wait_for(newer, 20)
-    assert got.items[0].insert_text == "new"
-    from pygls.exceptions import JsonRpcException
-
-    try:
+    assert got["items"][0]["insertText"] == "new"
+    with pytest.raises(RpcError) as info:
         await asyncio.wait_for(older, 20)
-        raise AssertionError("the older request should have been cancelled")
-    except JsonRpcException as e:
-        assert e.code == -32800
+    assert info.value.code == -32800  # the older request was cancelled
     closed = await asyncio.to_thread(
         fake.wait_until, lambda: any(c.closed_by == "client" for c in fake.connections), 10
     )
@@ -105,10 +86,7 @@ async def test_did_change_configuration_reapplies_options(lsp: Harness, fake: Fa
     lsp.env["OTHER_KEY"] = KEY
     await lsp.start()
     await lsp.wait_status(lambda s: s["model"] and s["model"]["id"] == "fake-model")
-    assert lsp.client is not None
-    lsp.client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"qwen": {"model": "other-model"}})
-    )
+    lsp.notify("workspace/didChangeConfiguration", {"settings": {"qwen": {"model": "other-model"}}})
     await lsp.wait_status(lambda s: s["model"] and s["model"]["id"] == "other-model")
 
 
@@ -160,36 +138,21 @@ async def test_tcp_mode(isolated_home, tmp_path, fake: FakeUpstream) -> None:  #
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        from pygls.lsp.client import LanguageClient
-
-        from .harness import _raw_converter
-
-        client = LanguageClient("tcp-test", "1", converter_factory=_raw_converter)
         for _ in range(100):
             try:
-                await client.start_tcp("127.0.0.1", port)
+                client = await AsyncClient.connect_tcp("127.0.0.1", port)
                 break
             except OSError:
                 await asyncio.sleep(0.1)
         else:
             raise AssertionError("TCP server did not start")
-        await asyncio.wait_for(
-            client.initialize_async(
-                types.InitializeParams(
-                    capabilities=types.ClientCapabilities(),
-                    root_uri=h.workspace.as_uri(),
-                    initialization_options={"token": token},
-                )
-            ),
-            20,
-        )
-        client.initialized(types.InitializedParams())
-        res = await asyncio.wait_for(client.protocol.send_request_async("qwen/listModels", {}), 20)
+        await client.initialize(h.workspace, 20, {}, {"token": token})
+        client.notify("initialized", {})
+        res, _ = await client.request("qwen/listModels", {}, 20)
         assert res["current"] == "fake-model"
-        out = await asyncio.wait_for(
-            client.protocol.send_request_async("qwen/complete", {"prompt": "over tcp"}), 20
-        )
+        out, _ = await client.request("qwen/complete", {"prompt": "over tcp"}, 20)
         assert out["text"] == "echo: over tcp"
+        await client.close()
     finally:
         proc.kill()
         await proc.wait()
@@ -197,9 +160,8 @@ async def test_tcp_mode(isolated_home, tmp_path, fake: FakeUpstream) -> None:  #
 
 async def test_garbage_framing_does_not_kill_the_server(lsp: Harness, fake: FakeUpstream) -> None:
     await lsp.start()
-    assert lsp.client is not None and lsp.client._server is not None
-    stdin = lsp.client._server.stdin
-    assert stdin is not None
+    assert lsp.client is not None
+    stdin = lsp.client.writer
     stdin.write(frame_body(b"{not json"))
     stdin.write(frame({"jsonrpc": "2.0", "id": 999, "method": "qwen/nope", "params": {}}))
     await stdin.drain()

@@ -9,21 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from tests.fakes.llm_upstream import FakeUpstream
 from tests.fakes.oauth_server import FakeOAuthServer
 
-from .harness import Harness
+from .harness import Harness, RpcError
 from .test_auth_flows import oauth_env
 from .test_basics import KEY, openai_settings
 
 
 async def command(lsp: Harness, name: str, *args: Any) -> Any:
-    assert lsp.client is not None
-    return await lsp.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command=name, arguments=list(args))
-    )
+    return await lsp.execute_command(name, *args)
 
 
 def pick(fragment: str) -> Any:
@@ -92,7 +88,7 @@ async def test_select_model_without_message_requests_names_the_ids(
     try:
         await command(lsp, "qwen.selectModel")
         raise AssertionError("qwen.selectModel without an argument should need one here")
-    except JsonRpcException as e:
+    except RpcError as e:
         assert e.code == -32602
         assert "`id` field required" not in e.message
         assert "needs a model id" in e.message

@@ -7,12 +7,10 @@ import asyncio
 import json
 
 import pytest
-from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
-from .harness import Harness
+from .harness import Harness, RpcError
 from .test_basics import KEY, openai_settings
 
 # A trailing comma on line 3: the JSON error is reported on line 4.
@@ -96,17 +94,8 @@ async def test_failed_inline_completion_sets_last_error(lsp: Harness, fake: Fake
     await lsp.start(client="neovim")
     uri = lsp.open("m.py", "x = \n")
     fake.script("chat", Behaviour(status=401))
-    assert lsp.client is not None
-    with pytest.raises(JsonRpcException) as info:
-        await lsp.client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                position=types.Position(line=0, character=4),
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
-        )
+    with pytest.raises(RpcError) as info:
+        await lsp.inline_completion(uri, 0, 4)
     st = await lsp.wait_status(lambda s: "lastError" in s)
     assert st["lastError"]["kind"] == "auth"
     assert st["lastError"]["model"] == "fake-model"
@@ -146,14 +135,12 @@ async def test_cancellation_is_not_an_error(lsp: Harness, fake: FakeUpstream) ->
     await lsp.start()
     await lsp.wait_status(lambda s: s["state"] == "ready")
     fake.script("chat", Behaviour(text="slow", hold="gate", hold_headers=True))
-    assert lsp.client is not None
-    fut = lsp.client.protocol.send_request_async("qwen/complete", {"prompt": "x"})
+    msg_id, fut = lsp.send_request("qwen/complete", {"prompt": "x"})
     # The completion itself (model discovery may have sent a GET /models before it).
     chat = lambda: any(r.route == "chat" for r in fake.requests)  # noqa: E731
     assert await asyncio.to_thread(fake.wait_until, chat, 10)
-    msg_id = max(lsp.client.protocol._request_futures)
-    lsp.client.protocol.notify("$/cancelRequest", types.CancelParams(id=msg_id))
-    with pytest.raises(JsonRpcException) as info:
+    lsp.cancel(msg_id)
+    with pytest.raises(RpcError) as info:
         await asyncio.wait_for(fut, 15)
     assert info.value.code == -32800
     fake.release("gate")

@@ -8,12 +8,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from lsprotocol.types import CancelParams
-from pygls.exceptions import JsonRpcException
 
 from tests.fakes.llm_upstream import Behaviour, FakeUpstream
 
-from .harness import Harness
+from .harness import Harness, RpcError
 
 KEY = "sk-test-fake-key-000000004321"
 
@@ -60,19 +58,15 @@ async def test_responses_model_streams_and_cancels(lsp: Harness, fake: FakeUpstr
     # cancellation: hold the stream after the first delta, cancel, the upstream is closed
     lsp.progress.clear()
     fake.script("responses", Behaviour(chunks=["a", "b", "c"], hold="gate", hold_at=5))
-    assert lsp.client is not None
-    fut = lsp.client.protocol.send_request_async(
-        "qwen/complete", {"prompt": "x", "partialResultToken": 9}
-    )
+    msg_id, fut = lsp.send_request("qwen/complete", {"prompt": "x", "partialResultToken": 9})
 
     async def first_delta() -> None:
         while not lsp.progress:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(first_delta(), 15)
-    msg_id = max(lsp.client.protocol._request_futures)
-    lsp.client.protocol.notify("$/cancelRequest", CancelParams(id=msg_id))
-    with pytest.raises(JsonRpcException) as info:
+    lsp.cancel(msg_id)
+    with pytest.raises(RpcError) as info:
         await asyncio.wait_for(fut, 15)
     assert info.value.code == -32800
     closed = await asyncio.to_thread(

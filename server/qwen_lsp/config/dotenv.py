@@ -107,6 +107,12 @@ def project_candidates(workspace: Path, home: Path) -> Iterable[Path]:
         d = d.parent
 
 
+def _project_root(candidate: Path) -> Path:
+    """The folder a project .env candidate belongs to: `d` for `d/.env` and `d/.qwen/.env`."""
+    parent = candidate.parent
+    return parent.parent if parent.name == ".qwen" else parent
+
+
 def find_env_file(
     workspace: Path | None,
     home: Path,
@@ -126,7 +132,9 @@ def find_env_file(
             checked.append(path)
             if not exists_as_file(path):
                 continue
-            text = read_config_text(path, f"{level} .env", diags)
+            # A project .env must stay inside the folder it was found in (config/files.escapes).
+            within = _project_root(path) if level == "project" else None
+            text = read_config_text(path, f"{level} .env", diags, within)
             if text is None:
                 continue  # unusable: reported; keep looking
             values = parse_env_text(text, path, diags)

@@ -12,11 +12,25 @@ from .provenance import Diagnostic
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a settings or .env file larger than this is a mistake
 
 
-def read_config_text(path: Path, what: str, diags: list[Diagnostic]) -> str | None:
+def read_config_text(
+    path: Path, what: str, diags: list[Diagnostic], within: Path | None = None
+) -> str | None:
     """The file's text, or None when it is absent (silently) or unusable (with a diagnostic).
 
-    `what` names the file's role in messages ("user settings", "project .env").
+    `what` names the file's role in messages ("user settings", "project .env"). `within` is
+    given for a project file: its real path must stay inside that folder (see `escapes`).
     """
+    if within is not None and (target := escapes(path, within)) is not None:
+        diags.append(
+            Diagnostic(
+                "error",
+                f"{what} is a link to {target}, outside the project ({within}); ignored: a "
+                "project file may not make the server read your own files. Copy what the "
+                "project needs into it instead.",
+                str(path),
+            )
+        )
+        return None
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -75,6 +89,23 @@ def read_config_text(path: Path, what: str, diags: list[Diagnostic]) -> str | No
             )
         )
         return None
+
+
+def escapes(path: Path, root: Path) -> str | None:
+    """The real path of `path` when it lies outside `root` (symlinks of the file or of any
+    folder on the way resolved), else None. A cloned repository can carry symlinks, so
+    `.env -> ~/.qwen/.env`, `.env -> ~/.bashrc` or `.qwen -> ~/.qwen` would pass the user's
+    own secrets off as the project's; a link that stays inside (`.env -> config/dev.env`) is
+    fine."""
+    if not os.path.lexists(path):
+        return None  # nothing to read, nothing to refuse
+    real = os.path.realpath(path)
+    base = os.path.realpath(root)
+    try:
+        inside = os.path.commonpath([real, base]) == base
+    except ValueError:  # different drives (Windows)
+        inside = False
+    return None if inside else real
 
 
 class NotRegularFile(OSError):

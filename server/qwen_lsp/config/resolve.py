@@ -178,7 +178,8 @@ class _Build(SelectionSteps, TrustSteps):
                 note = f"workspace is not trusted ({self.trusted.source})"
                 loaded["workspace"] = SettingsFile("workspace", ws_path, "ignored", {}, note)
             else:
-                loaded["workspace"] = load_file("workspace", ws_path, self.diags)
+                assert self.workspace is not None
+                loaded["workspace"] = load_file("workspace", ws_path, self.diags, self.workspace)
         self.files = [loaded[s] for s, _ in paths]
         merged: dict[str, Any] = {}
         for f in self.files:

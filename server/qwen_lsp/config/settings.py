@@ -47,10 +47,13 @@ class SettingsFile:
     note: str | None = None
 
 
-def load_file(scope: Scope, path: Path, diags: list[Diagnostic]) -> SettingsFile:
+def load_file(
+    scope: Scope, path: Path, diags: list[Diagnostic], within: Path | None = None
+) -> SettingsFile:
+    """`within`: for the workspace's file, the folder its real path must stay inside."""
     what = f"{scope} settings"
     local: list[Diagnostic] = []
-    text = read_config_text(path, what, local)
+    text = read_config_text(path, what, local, within)
     diags.extend(local)
     if text is None:
         return SettingsFile(scope, path, "broken" if local else "missing", {})

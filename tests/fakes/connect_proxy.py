@@ -57,9 +57,12 @@ class ConnectProxy:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            for t in asyncio.all_tasks():
-                if t is not asyncio.current_task():
-                    t.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            # Let the tunnels see their cancellation before the loop stops: a task destroyed
+            # while pending is reported on stderr at interpreter exit.
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)

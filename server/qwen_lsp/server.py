@@ -8,6 +8,7 @@ Protocol contract: docs/protocol.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -33,9 +34,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("qwen_lsp")
 
 
+@functools.cache
 def _raw_params_converter() -> Any:
     """pygls turns the params of unknown (custom) methods into namedtuples, losing keys that
-    are not identifiers; keep them as the JSON objects they are and validate them ourselves."""
+    are not identifiers; keep them as the JSON objects they are and validate them ourselves.
+
+    One converter for the process: cattrs generates (and compiles) a function per message
+    type the first time a converter meets it, ~10 ms for `initialize` alone, which each daemon
+    session would pay again with a converter of its own. Its hooks hold no session state."""
     from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage
 
     conv = default_converter()  # type: ignore[no-untyped-call]

@@ -273,3 +273,16 @@ def test_windows_share_one_qwen_oauth_refresh(
         assert len(used) == 1, used
     finally:
         oauth.stop()
+
+
+def test_sessions_share_one_message_converter() -> None:
+    """A converter per session made every new window recompile cattrs' (un)structure functions
+    (~14 ms of a direct window's 16 ms `initialize`, docs/benchmarks.md): one per process."""
+    from qwen_lsp.server import build_server
+
+    def no_service() -> Any:
+        raise AssertionError("not built in this test")
+
+    a = build_server(no_service, owns_lanes=False)
+    b = build_server(no_service, owns_lanes=False)
+    assert a.protocol._converter is b.protocol._converter

@@ -15,6 +15,7 @@ import pytest
 from tests.fakes.llm_upstream import FakeUpstream
 from tests.lsp import jsonrpc
 from tests.lsp.env import server_env
+from tests.lsp.framing import frame_body
 from tests.lsp.sync_client import SyncClient
 from tests.serve_mode import Runtime
 
@@ -184,3 +185,26 @@ def test_an_unusable_session_field_is_refused_with_the_reason(
     # the daemon is fine: another window still works
     ok = connect(tmp_path / "ok")
     assert "result" in hello(ok, {})
+
+
+def test_a_direct_window_gets_its_sessions_log_lines_as_log_messages(
+    daemon: Any, isolated_home: Path, tmp_path: Path
+) -> None:
+    """A window on the socket has no stderr of ours: what a standalone server would write there
+    for it arrives as window/logMessage (the editor's LSP log), and nothing of another
+    window's."""
+    _, _, connect = daemon
+    a = connect(tmp_path / "a")
+    b = connect(tmp_path / "b")
+    for w in (a, b):
+        assert "result" in hello(w, {"qwenSession": _session(isolated_home)})
+    a.send_bytes(frame_body(b"{not json"))
+    assert a.result("qwen/listModels") is not None  # the session is still fine
+
+    def logs(w: SyncClient) -> list[dict[str, Any]]:
+        return [m["params"] for m in w.messages if m.get("method") == "window/logMessage"]
+
+    got = a.wait_for(lambda m: m.get("method") == "window/logMessage")["params"]
+    assert got["type"] == 1 and "body is not JSON" in got["message"], got
+    assert b.result("qwen/listModels") is not None
+    assert not [p for p in logs(b) if "not JSON" in p["message"]]

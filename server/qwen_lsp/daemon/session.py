@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import os
 import threading
@@ -80,6 +81,7 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._exit: asyncio.Future[int] = self._loop.create_future()
+        self._ended = False
         self.server = build_server(self._make_service, SessionProtocol, owns_lanes=False)
         self.server._stop_event = threading.Event()
         protocol = self.server.protocol
@@ -97,14 +99,21 @@ class Session:
         if not self._exit.done():
             self._exit.set_result(code)
 
-    def write_stderr(self, text: bytes) -> None:
-        """A log line for this session's shim (from any thread)."""
+    def write_log(self, level: int, text: str) -> None:
+        """A log line made on behalf of this session (from any thread): to the shim's stderr,
+        which the editor shows as a standalone server's; an editor on the socket itself has no
+        stderr of ours, so it gets the line as `window/logMessage` (Neovim's :LspLog, VS Code's
+        output channel), the way an LSP server talks to a client's log."""
         if self.direct:
-            return
-        if threading.get_ident() == self._thread:
-            self._out.write(wire.stderr_frame(text))
+            if self._ended:
+                return  # after `exit` (or a hang-up) the editor reads no more LSP messages
+            frame = _log_message_frame(level, text.rstrip("\n"))
         else:
-            self._loop.call_soon_threadsafe(self._out.write, wire.stderr_frame(text))
+            frame = wire.stderr_frame(text.encode("utf-8", "replace"))
+        if threading.get_ident() == self._thread:
+            self._out.write(frame)
+        else:
+            self._loop.call_soon_threadsafe(self._out.write, frame)
 
     def refresh(self) -> None:
         """Another session changed the user's files: look again and publish now."""
@@ -128,6 +137,7 @@ class Session:
                 log.error("session %d: reading failed: %r", self.id, reading.exception())
                 code = 1
         finally:
+            self._ended = True
             reading.cancel()
             await self._close()
         return code
@@ -153,8 +163,24 @@ class Session:
         await self._out.close()
 
 
+# LSP MessageType for a log level: Error 1, Warning 2, Info 3, else Log 4.
+_MESSAGE_TYPES = ((logging.ERROR, 1), (logging.WARNING, 2), (logging.INFO, 3))
+
+
+def _log_message_frame(level: int, message: str) -> bytes:
+    kind = next((t for at_least, t in _MESSAGE_TYPES if level >= at_least), 4)
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "window/logMessage",
+            "params": {"type": kind, "message": message},
+        }
+    ).encode("utf-8")
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
 class SessionLogHandler(logging.Handler):
-    """Sends each log record made on behalf of a session to that session's shim, so the
+    """Sends each log record made on behalf of a session to that session's editor, so the
     editor's log shows it as it would show a standalone server's stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -162,6 +188,6 @@ class SessionLogHandler(logging.Handler):
         if session is None:
             return
         try:
-            session.write_stderr((self.format(record) + "\n").encode("utf-8", "replace"))
+            session.write_log(record.levelno, self.format(record) + "\n")
         except Exception:
             self.handleError(record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,11 @@ class Harness:
             else self.workspace / ".qwen" / "settings.json"
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+        # Whole or not at all: a server watching the file must never read half of it (on a
+        # loaded machine it did, and announced a broken file the test never wrote).
+        tmp = path.with_name(path.name + ".tmp-test")
+        tmp.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+        os.replace(tmp, path)
         return path
 
     def settings(self) -> dict[str, Any]:
@@ -162,6 +167,19 @@ class Harness:
                 "context": {"triggerKind": 2},  # Automatic
             },
         )
+
+    async def cancel_mid_stream(self, params: dict[str, Any]) -> RpcError:
+        """Send `qwen/complete` (params with a partialResultToken), cancel it once its first
+        delta arrived as $/progress, and return the error the request ended with."""
+        self.progress.clear()
+        msg_id, fut = self.send_request("qwen/complete", params)
+        await self.wait_for(lambda: bool(self.progress))
+        self.cancel(msg_id)
+        try:
+            got = await asyncio.wait_for(fut, 15)
+        except RpcError as e:
+            return e
+        raise AssertionError(f"the cancelled request succeeded: {got!r}")
 
     async def error(self, method: str, params: Any = None) -> RpcError:
         """The JSON-RPC error a request ends with (fails the test if it succeeds)."""

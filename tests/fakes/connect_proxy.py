@@ -11,70 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from typing import Any
+
+from .loop_server import LoopServer
 
 
-class ConnectProxy:
+class ConnectProxy(LoopServer):
+    thread_name = "connect-proxy"
+
     def __init__(self, resolve: dict[str, str] | None = None) -> None:
+        super().__init__()
         self.resolve = dict(resolve or {})
         self.tunnels: list[str] = []
         self.refused: list[str] = []  # requests that were not CONNECT (plain-http proxying)
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.base_events.Server | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ConnectProxy:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", 0)
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="connect-proxy", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("proxy did not start")
-        return self
-
-    def stop(self) -> None:
-        loop = self._loop
-        if loop is None or self._thread is None:
-            return
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            # Let the tunnels see their cancellation before the loop stops: a task destroyed
-            # while pending is reported on stderr at interpreter exit.
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(5)
-        self._thread = None
-
-    def __enter__(self) -> ConnectProxy:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+    async def _start_server(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

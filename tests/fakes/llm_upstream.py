@@ -86,6 +86,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .loop_server import LoopServer
+
 DELTA_SIZE = 8
 MODELS = ("qwen3-coder-plus", "qwen3-coder-flash", "claude-fake", "gemini-fake")
 ROUTES = ("chat", "responses", "messages", "gemini", "models")
@@ -201,7 +203,9 @@ class _ClientGone(Exception):
     pass
 
 
-class FakeUpstream:
+class FakeUpstream(LoopServer):
+    thread_name = "fake-llm-upstream"
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -212,6 +216,7 @@ class FakeUpstream:
     ) -> None:
         """`ssl_context` serves HTTPS (tests/fakes/tls.py makes one); `url_host` is the host
         name `url` uses (a name only a test proxy resolves, e.g. "upstream.test")."""
+        super().__init__()
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
@@ -225,9 +230,6 @@ class FakeUpstream:
         self._scripts: dict[str, deque[Behaviour]] = {r: deque() for r in (*ROUTES, "*")}
         self._lock = threading.Lock()
         self._gates: dict[str, asyncio.Event] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
-        self._thread: threading.Thread | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -236,23 +238,6 @@ class FakeUpstream:
     def url(self) -> str:
         scheme = "https" if self.ssl_context is not None else "http"
         return f"{scheme}://{self.url_host or self.host}:{self.port}"
-
-    def start(self) -> FakeUpstream:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._start_server())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-llm-upstream", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake upstream did not start")
-        return self
 
     async def _start_server(self) -> None:
         self._server = await asyncio.start_server(
@@ -268,31 +253,9 @@ class FakeUpstream:
         async with self._server:
             await self._server.serve_forever()
 
-    def stop(self) -> None:
-        loop = self._loop
-        if loop is None or self._thread is None:
-            return
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for w in list(self._writers):
-                w.close()
-            for t in asyncio.all_tasks():
-                if t is not asyncio.current_task():
-                    t.cancel()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(5)
-        self._thread = None
-
-    def __enter__(self) -> FakeUpstream:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    async def _before_shutdown(self) -> None:
+        for w in list(self._writers):
+            w.close()
 
     # ---- scripting and inspection (thread-safe) --------------------------------------------
 

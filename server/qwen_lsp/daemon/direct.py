@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from ..stdio import FramingError, parse_headers
@@ -74,6 +75,19 @@ def frame(body: bytes) -> bytes:
 def error_frame(rid: Any, message: str) -> bytes:
     body = {"jsonrpc": "2.0", "id": rid, "error": {"code": INVALID_PARAMS, "message": message}}
     return frame(json.dumps(body).encode())
+
+
+# LSP MessageType for a log level: Error 1, Warning 2, Info 3, else Log 4.
+_MESSAGE_TYPES = ((logging.ERROR, 1), (logging.WARNING, 2), (logging.INFO, 3))
+
+
+def log_message_frame(level: int, message: str) -> bytes:
+    """A log line for an editor on the socket, which has no stderr of ours: window/logMessage."""
+    kind = next((t for at_least, t in _MESSAGE_TYPES if level >= at_least), 4)
+    params = {"type": kind, "message": message}
+    return frame(
+        json.dumps({"jsonrpc": "2.0", "method": "window/logMessage", "params": params}).encode()
+    )
 
 
 async def take_session_field(reader: asyncio.StreamReader) -> dict[str, Any] | None:

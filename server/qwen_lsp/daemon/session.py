@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
 import os
 import threading
@@ -24,6 +23,7 @@ from .. import redact
 from ..server import QwenProtocol, build_server
 from ..stdio import StreamWriter, read_messages
 from . import wire
+from .direct import log_message_frame
 
 if TYPE_CHECKING:
     from ..service import QwenService
@@ -107,7 +107,7 @@ class Session:
         if self.direct:
             if self._ended:
                 return  # after `exit` (or a hang-up) the editor reads no more LSP messages
-            frame = _log_message_frame(level, text.rstrip("\n"))
+            frame = log_message_frame(level, text.rstrip("\n"))
         else:
             frame = wire.stderr_frame(text.encode("utf-8", "replace"))
         if threading.get_ident() == self._thread:
@@ -161,22 +161,6 @@ class Session:
         if not self.direct:
             self._out.write(wire.exit_frame(code))
         await self._out.close()
-
-
-# LSP MessageType for a log level: Error 1, Warning 2, Info 3, else Log 4.
-_MESSAGE_TYPES = ((logging.ERROR, 1), (logging.WARNING, 2), (logging.INFO, 3))
-
-
-def _log_message_frame(level: int, message: str) -> bytes:
-    kind = next((t for at_least, t in _MESSAGE_TYPES if level >= at_least), 4)
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "method": "window/logMessage",
-            "params": {"type": kind, "message": message},
-        }
-    ).encode("utf-8")
-    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
 class SessionLogHandler(logging.Handler):

@@ -239,12 +239,16 @@ class SyncClient:
         return self.proc.poll() is None
 
     def wait_exit(self, timeout: float = 10) -> int | None:
+        """The exit code, once the process has exited and everything it wrote was read (a
+        test reads `stderr` next: the reader threads must have reached EOF first)."""
         if self.proc is None:
             return None
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._join()
+        return rc
 
     def shutdown(self, timeout: float = 5) -> int | None:
         """Orderly shutdown/exit; kills the process if it does not go. Returns the exit code."""

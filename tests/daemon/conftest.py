@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,23 @@ def user_settings(fake: FakeUpstream) -> dict[str, Any]:
         "security": {"auth": {"selectedType": "openai"}},
         "model": {"name": "fake-model"},
     }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def two_homes(fake: FakeUpstream, home: Path, other_home: Path) -> None:
+    """`home` with the usual models (FAKE_KEY); `other_home` with its own `b-model` on the same
+    fake, whose key is B_KEY: two users' worth of settings for one daemon."""
+    write_json(home / ".qwen" / "settings.json", user_settings(fake))
+    b_settings = user_settings(fake)
+    b_settings["modelProviders"]["openai"] = [
+        {"id": "b-model", "envKey": "B_KEY", "baseUrl": f"{fake.url}/v1"}
+    ]
+    b_settings["model"] = {"name": "b-model"}
+    write_json(other_home / ".qwen" / "settings.json", b_settings)
 
 
 @pytest.fixture

@@ -19,16 +19,11 @@ from tests.lsp.framing import frame_body
 from tests.lsp.sync_client import SyncClient
 from tests.serve_mode import Runtime
 
-from .conftest import KEY, user_settings
+from .conftest import KEY, two_homes, user_settings, write_json
 
 pytestmark = pytest.mark.timeout(120)
 
 DAEMON_KEY = "sk-the-daemons-own-key-00005555"
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
 
 
 def ensure(runtime: Runtime, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -108,13 +103,7 @@ def test_direct_sessions_get_their_own_environment(
 ) -> None:
     _, _, connect = daemon
     other_home = tmp_path / "home-b"
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
-    b_settings = user_settings(fake)
-    b_settings["modelProviders"]["openai"] = [
-        {"id": "b-model", "envKey": "B_KEY", "baseUrl": f"{fake.url}/v1"}
-    ]
-    b_settings["model"] = {"name": "b-model"}
-    _write(other_home / ".qwen" / "settings.json", b_settings)
+    two_homes(fake, isolated_home, other_home)
     b_key = "sk-direct-home-b-000000007777"
     a = connect(tmp_path / "a")
     b = connect(tmp_path / "b")
@@ -141,7 +130,7 @@ def test_the_session_field_is_never_logged_or_shown(
     daemon: Any, fake: FakeUpstream, isolated_home: Path, tmp_path: Path
 ) -> None:
     rt, _, connect = daemon
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     secret_env = "sk-direct-secret-env-00000000abcd"
     secret_flag = "sk-direct-secret-flag-0000000wxyz"
     marker = "direct-marker-value-4242"

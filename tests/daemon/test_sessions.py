@@ -15,12 +15,7 @@ from tests.lsp.sync_client import SyncClient
 from tests.reliability.rawlsp import RawLsp
 from tests.serve_mode import Runtime
 
-from .conftest import KEY, user_settings
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
+from .conftest import KEY, two_homes, user_settings, write_json
 
 
 def _latest_model(lsp: RawLsp) -> str | None:
@@ -31,9 +26,9 @@ def _latest_model(lsp: RawLsp) -> str | None:
 def test_two_sessions_keep_their_own_workspace_and_trust(
     attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path, tmp_path: Path
 ) -> None:
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     for name in ("a", "b"):  # the same project choice in both folders
-        _write(tmp_path / name / ".qwen" / "settings.json", {"model": {"name": "other-model"}})
+        write_json(tmp_path / name / ".qwen" / "settings.json", {"model": {"name": "other-model"}})
     a = attach("a", {"workspaceTrusted": True})
     b = attach("b", {"workspaceTrusted": False})
     ca, cb = a.result("qwen/config"), b.result("qwen/config")
@@ -54,8 +49,8 @@ def test_a_hostile_workspace_cannot_reach_another_session(
 ) -> None:
     hostile = FakeUpstream().start()
     try:
-        _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
-        _write(
+        write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+        write_json(
             tmp_path / "evil" / ".qwen" / "settings.json",
             {
                 "env": {"EVIL_KEY": "sk-evil-0000000000000000", "FAKE_KEY": "sk-evil-override"},
@@ -97,13 +92,7 @@ def test_windows_with_different_homes_stay_separate(
     """One daemon (started by the first window, so with its HOME) serves a window of another
     HOME from that window's own: its settings, its keys, its sign-in writes."""
     other_home = tmp_path / "home-b"
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
-    b_settings = user_settings(fake)
-    b_settings["modelProviders"]["openai"] = [
-        {"id": "b-model", "envKey": "B_KEY", "baseUrl": f"{fake.url}/v1"}
-    ]
-    b_settings["model"] = {"name": "b-model"}
-    _write(other_home / ".qwen" / "settings.json", b_settings)
+    two_homes(fake, isolated_home, other_home)
     a = attach("a")
     b = attach("b", HOME=str(other_home), B_KEY="sk-home-b-key-0000000000009999")
     assert a.result("qwen/listModels")["current"] == "fake-model"
@@ -162,7 +151,7 @@ def test_a_tilde_path_of_another_home_window_expands_to_its_own_home(
 def test_a_persisted_selection_reaches_every_window(
     attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
 ) -> None:
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     a = attach("a")
     b = attach("b")
     b.wait_for(lambda m: m.get("method") == "qwen/status")
@@ -183,7 +172,7 @@ def test_a_persisted_key_signs_in_the_other_window(
     settings = user_settings(fake)
     for m in settings["modelProviders"]["openai"]:
         m["envKey"] = "OPENAI_API_KEY"
-    _write(isolated_home / ".qwen" / "settings.json", settings)
+    write_json(isolated_home / ".qwen" / "settings.json", settings)
     a = attach("a")
     b = attach("b")
     b.wait_for(lambda m: m.get("method") == "qwen/status" and m["params"]["state"] == "needsAuth")
@@ -196,7 +185,7 @@ def test_a_persisted_key_signs_in_the_other_window(
 def test_exit_ends_one_session_only(
     attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
 ) -> None:
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     a = attach("a")
     b = attach("b")
     c = attach("c")
@@ -213,7 +202,7 @@ def test_exit_ends_one_session_only(
 def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
     attach: Callable[..., RawLsp], runtime: Runtime, fake: FakeUpstream, isolated_home: Path
 ) -> None:
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     a = attach("a")  # starts the daemon, with FAKE_KEY in its environment
     (path,) = (runtime.dir / "qwen-lsp").glob("daemon-*.sock")
     w = SyncClient.connect_unix(str(path), isolated_home / "direct-window")
@@ -238,7 +227,7 @@ def test_an_editor_can_speak_lsp_on_the_socket_without_the_shim(
 def test_a_window_killed_mid_request_leaves_the_others_running(
     attach: Callable[..., RawLsp], fake: FakeUpstream, isolated_home: Path
 ) -> None:
-    _write(isolated_home / ".qwen" / "settings.json", user_settings(fake))
+    write_json(isolated_home / ".qwen" / "settings.json", user_settings(fake))
     a = attach("a")
     b = attach("b")
     a.send_request("qwen/complete", {"prompt": "never answered"})
@@ -256,7 +245,7 @@ def test_windows_share_one_qwen_oauth_refresh(
     """An expired Qwen OAuth token is refreshed once for every window of the daemon, and each
     window's first completion goes out with the refreshed token."""
     qhome = isolated_home / ".qwen"
-    _write(qhome / "settings.json", {"security": {"auth": {"selectedType": "qwen-oauth"}}})
+    write_json(qhome / "settings.json", {"security": {"auth": {"selectedType": "qwen-oauth"}}})
     oauth = FakeOAuthServer(interval=1, resource_url=fake.url, refresh_delay=0.3).start()
     try:
         seeded = seed_credentials(oauth, qhome, expires_in_ms=-60_000)

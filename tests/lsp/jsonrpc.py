@@ -65,6 +65,16 @@ def initialize_params(
     return params
 
 
+def did_open(workspace: Path, name: str, text: str, language: str) -> tuple[str, dict[str, Any]]:
+    """Write `name` into the workspace; (its uri, the params of the `textDocument/didOpen` that
+    tells the server it is open with that text)."""
+    path = workspace / name
+    path.write_text(text)
+    uri = path.as_uri()
+    item = {"uri": uri, "languageId": language, "version": 1, "text": text}
+    return uri, {"textDocument": item}
+
+
 def statuses(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The params of every qwen/status notification, oldest first."""
     return [m["params"] for m in messages if m.get("method") == "qwen/status"]

@@ -221,13 +221,8 @@ class SyncClient:
 
     def open(self, name: str, text: str, language: str = "python") -> str:
         """Write `name` into the workspace and tell the server it is open with that text."""
-        path = self.workspace / name
-        path.write_text(text)
-        uri = path.as_uri()
-        self.notify(
-            "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}},
-        )
+        uri, params = jsonrpc.did_open(self.workspace, name, text, language)
+        self.notify("textDocument/didOpen", params)
         return uri
 
     def _rc(self) -> int | None:

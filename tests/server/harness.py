@@ -20,6 +20,7 @@ from lsprotocol import converters
 from pytest_lsp import client_capabilities
 
 from tests import serve_mode
+from tests.lsp import jsonrpc
 from tests.lsp.async_client import AsyncClient, RpcError
 from tests.lsp.env import REPO, server_argv, server_env
 
@@ -76,7 +77,8 @@ class Harness:
         return path
 
     def settings(self) -> dict[str, Any]:
-        return json.loads((self.qwen_home / "settings.json").read_text())
+        data: dict[str, Any] = json.loads((self.qwen_home / "settings.json").read_text())
+        return data
 
     # ---- process -----------------------------------------------------------------------
 
@@ -222,13 +224,9 @@ class Harness:
             ) from None
 
     def open(self, name: str, text: str, language: str = "python") -> str:
-        path = self.workspace / name
-        path.write_text(text)
-        uri = path.as_uri()
-        self.notify(
-            "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}},
-        )
+        """Write `name` into the workspace and tell the server it is open with that text."""
+        uri, params = jsonrpc.did_open(self.workspace, name, text, language)
+        self.notify("textDocument/didOpen", params)
         return uri
 
     async def stop(self) -> None:

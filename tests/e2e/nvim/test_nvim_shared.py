@@ -85,13 +85,18 @@ def _health(ed: Newcomer) -> str:
     return report
 
 
+def _until_signed_out(ed: Newcomer) -> None:
+    """The window attached and shows the signed-out state (what every test here starts from)."""
+    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+
+
 def test_default_runs_every_neovim_through_one_daemon(
     ws: Workspace, newcomer: Callable[..., Newcomer]
 ) -> None:
     ws.write_settings({})
     ed = newcomer("app.py")
     ed.wait_attached("app.py")
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
     assert _connects_directly(ed)
     assert len(daemon_sockets(ws.runtime)) == 1, list((ws.runtime / "qwen-lsp").iterdir())
     assert _sessions(ws) == 1
@@ -118,7 +123,7 @@ def test_shared_false_runs_a_standalone_server(
     _init("require('qwen').setup({ shared = false })\n")
     ed = newcomer("app.py")
     ed.wait_attached("app.py")
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
     assert _cmd(ed) == [str(BIN / "qwen-lsp")]
     assert daemon_sockets(ws.runtime) == []
     assert "No qwen-lsp daemon is running" in daemon_status(ws.runtime)
@@ -133,7 +138,7 @@ def test_a_cmd_of_the_users_own_is_run_as_written(
     _init(f"require('qwen').setup({{ cmd = {{ '{exe}' }} }})\n")
     ed = newcomer("app.py")
     ed.wait_attached("app.py")
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
     assert _cmd(ed) == [exe]
     assert daemon_sockets(ws.runtime) == []
     ed.nvim.close()
@@ -141,7 +146,7 @@ def test_a_cmd_of_the_users_own_is_run_as_written(
     _init(f"require('qwen').setup({{ cmd = {{ '{exe}', 'attach' }} }})\n")
     ed2 = newcomer("app.py")
     ed2.wait_attached("app.py")
-    assert wait_until(lambda: ed2.statusline() == "Qwen: sign-in needed", 20), ed2.messages()
+    _until_signed_out(ed2)
     assert _sessions(ws) == 1
     assert "mode: shared" in _health(ed2)
 
@@ -158,7 +163,7 @@ def test_an_unusable_runtime_dir_says_why_and_falls_back_to_standalone(
     assert f"{missing} does not exist; set XDG_RUNTIME_DIR" in msg, msg
     assert "setup({ shared = false })" in msg, msg
     ed.wait_attached("app.py")
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
     assert _cmd(ed) == [str(BIN / "qwen-lsp")]
     assert "exited with code" not in ed.messages()  # no second, confusing error
     assert not missing.exists()
@@ -178,7 +183,7 @@ def test_a_cmd_with_attach_that_cannot_reach_the_daemon_runs_it_without_attach(
     assert msg and "remove 'attach' from setup({ cmd = ... })" in msg, ed.messages()
     ed.wait_attached("app.py")
     assert _cmd(ed) == [exe]
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
 
 
 def test_shared_shim_runs_qwen_lsp_attach(ws: Workspace, newcomer: Callable[..., Newcomer]) -> None:
@@ -186,7 +191,7 @@ def test_shared_shim_runs_qwen_lsp_attach(ws: Workspace, newcomer: Callable[...,
     _init("require('qwen').setup({ shared = 'shim' })\n")
     ed = newcomer("app.py")
     ed.wait_attached("app.py")
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
     assert _cmd(ed) == [str(BIN / "qwen-lsp"), "attach"]
     assert _sessions(ws) == 1
     below = _descendants(ed.lua("return vim.fn.getpid()"))
@@ -212,7 +217,7 @@ def test_each_neovim_session_uses_its_own_environment(
     monkeypatch.delenv("FAKE_KEY", raising=False)
     first = newcomer("app.py")
     first.wait_attached("app.py")
-    assert wait_until(lambda: first.statusline() == "Qwen: sign-in needed", 20), first.messages()
+    _until_signed_out(first)
     monkeypatch.setenv("FAKE_KEY", "sk-only-in-the-second-nvim-4321")
     second = newcomer("other.py")
     second.wait_attached("other.py")
@@ -237,7 +242,7 @@ def test_a_killed_daemon_is_restarted_and_the_window_reconnects(
     ws.write_settings({})
     ed = newcomer("app.py")
     ed.wait_attached("app.py")
-    assert wait_until(lambda: ed.statusline() == "Qwen: sign-in needed", 20), ed.messages()
+    _until_signed_out(ed)
     old = _daemon_pid(ws)
     assert old, daemon_status(ws.runtime)
     first_id = ed.lua("return vim.lsp.get_clients({ name = 'qwen' })[1].id")
